@@ -1,0 +1,29 @@
+"""srgan_lib: SRResNet and SRGAN (Ledig et al., CVPR 2017) in plain PyTorch.
+
+The library of the book "SRGAN, step by step": every chapter imports it and shows its
+source, so book and code are one truth. Modules, in the order the book meets them:
+
+* ``images``  - loading, saving, and the one ``convert_image`` between pixel ranges
+* ``metrics`` - PSNR and SSIM by the paper's protocol
+* ``data``    - the data directory, named sets, training and evaluation datasets
+* ``models``  - SRResNet, Generator, Discriminator
+* ``vgg``     - VGG19 truncated at phi_{i,j}
+* ``losses``  - content (pixel / VGG), adversarial and perceptual losses
+* ``weights`` - safetensors files with metadata
+* ``evaluate`` - the paper-protocol evaluation table
+"""
+
+from .errors import SRGANError
+from .images import (FORMATS, convert_image, crop_to_multiple, downscale, load_image,
+                     save_image, upscale_bicubic)
+from .metrics import psnr, ssim, y_channel
+from .models import (ConvolutionalBlock, Discriminator, Generator, ResidualBlock, SRResNet,
+                     SubPixelConvolutionalBlock)
+from .vgg import TruncatedVGG19, vgg19_layer_table
+
+__version__ = "0.1.0"
+
+__all__ = ["SRGANError", "FORMATS", "convert_image", "crop_to_multiple", "downscale",
+           "load_image", "save_image", "upscale_bicubic", "psnr", "ssim", "y_channel",
+           "ConvolutionalBlock", "Discriminator", "Generator", "ResidualBlock", "SRResNet",
+           "SubPixelConvolutionalBlock", "TruncatedVGG19", "vgg19_layer_table"]

@@ -1,0 +1,94 @@
+"""The command line: ``python -m srgan_lib evaluate ...`` (``train`` and ``upscale`` join later).
+
+Examples::
+
+    python -m srgan_lib evaluate                         # bicubic on Set5 and Set14
+    python -m srgan_lib evaluate --model data/srresnet_x4.safetensors --sets Set5 Set14 BSD100
+    python -m srgan_lib evaluate --model bicubic --json  # machine-readable
+
+Errors a user can fix (a missing set, a wrong weights file) are printed as one line on
+stderr with a non-zero exit status; ``--debug`` shows the full traceback instead.
+"""
+
+import argparse
+import json
+import sys
+
+from .errors import SRGANError
+
+__all__ = ["main"]
+
+
+def _evaluate(args):
+    from .evaluate import PROTOCOL, evaluate, format_table, model_scale
+    from .models import Generator, SRResNet
+    from .upscale import default_device
+    from .weights import load_weights
+
+    if args.model == "bicubic":
+        model, label, scale = "bicubic", "Bicubic", args.scale
+    else:
+        device = args.device or default_device()
+        model = load_weights(args.model, expect=(SRResNet, Generator), device=device)
+        scale = model_scale(model)
+        label = f"{type(model).__name__} ({args.model})"
+    rows = evaluate(model, sets=args.sets, scale=scale, device=args.device,
+                    progress=not args.no_progress)
+    protocol = PROTOCOL.format(scale=scale)
+    if args.json:
+        print(json.dumps({"model": args.model, "scale": scale, "protocol": protocol,
+                          "results": rows}, indent=2))
+    else:
+        print(format_table(rows, f"{label} x{scale}"))
+        print(f"\nProtocol: {protocol}. Paper: Ledig et al. 2017, Table 2.")
+
+
+def build_parser():
+    """The argument parser of ``python -m srgan_lib``.
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    parser = argparse.ArgumentParser(prog="python -m srgan_lib",
+                                     description="SRResNet / SRGAN (Ledig et al. 2017) tools")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ev = commands.add_parser("evaluate", help="PSNR / SSIM by the paper's protocol",
+                             description="Mean PSNR and SSIM (Y channel, border = scale) of a "
+                             "model or of bicubic upsampling on benchmark sets, beside the "
+                             "SRGAN paper's Table 2.")
+    ev.add_argument("--model", default="bicubic",
+                    help="'bicubic' or a .safetensors weights file (default: bicubic)")
+    ev.add_argument("--sets", nargs="+", default=["Set5", "Set14"],
+                    help="set names (found in $SRGAN_DATA or downloaded) or folders of images")
+    ev.add_argument("--scale", type=int, default=4, choices=(2, 4, 8),
+                    help="upscaling factor for bicubic (a model uses its own)")
+    ev.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ev.set_defaults(run=_evaluate)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (0 ok, 1 user error, 130 interrupted).
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except SRGANError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

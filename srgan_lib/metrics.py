@@ -1,0 +1,95 @@
+"""PSNR and SSIM, measured the way the SRGAN paper measured them.
+
+Conventions (Ledig et al. 2017, Section 3.1, and the SR literature since SRCNN):
+
+* both images are 8-bit RGB ``PIL.Image``s of the same size: a super-resolved image is
+  measured as it would be saved (clamped, rounded to 8 bits), never as raw floats;
+* they are compared on the BT.601 **Y channel** (``16 + 65.481 R + 128.553 G + 24.966 B``
+  with R, G, B in [0, 1], so values in [16, 235]), computed in float64;
+* a **border** of ``scale`` pixels is removed on every side ("removal of a 4-pixel wide
+  strip from each border"), where upsampling methods cannot be fair;
+* PSNR uses a peak of 255; SSIM is scikit-image's with the settings of Wang et al.'s
+  reference implementation (11x11 Gaussian window, sigma 1.5, population statistics).
+
+How the LR image is made is part of the protocol too: ``images.crop_to_multiple`` then
+``images.downscale`` (Pillow's antialiased bicubic). With that, bicubic x4 upsampling gives
+28.43 dB on Set5, the paper's Table 2 figure (``tests/test_metrics.py`` checks it).
+"""
+
+import math
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from .images import convert_image
+
+__all__ = ["y_channel", "psnr", "ssim"]
+
+
+def y_channel(img, border=0):
+    """The Y channel of an RGB ``PIL.Image`` as a float64 array, ``border`` pixels cut off.
+
+    Args:
+        img (PIL.Image): an RGB image.
+        border (int): pixels removed from each side.
+
+    Returns:
+        numpy.ndarray: (H - 2 border, W - 2 border), values in [16, 235].
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    y = convert_image(img, "pil", "y-channel").double().numpy()
+    if border:
+        if min(y.shape) <= 2 * border:
+            raise ValueError(f"a {img.size[0]}x{img.size[1]} image has nothing left after "
+                             f"removing a {border}-pixel border")
+        y = y[border:-border, border:-border]
+    return y
+
+
+def _pair(sr, hr, border):
+    if sr.size != hr.size:
+        raise ValueError(f"SR and HR differ in size: {sr.size} vs {hr.size}")
+    return y_channel(sr, border), y_channel(hr, border)
+
+
+def psnr(sr, hr, border=4):
+    """Peak signal-to-noise ratio in dB, on the Y channel, peak 255.
+
+    ``PSNR = 10 log10(255^2 / MSE)``; identical images give ``inf``.
+
+    Args:
+        sr (PIL.Image): the image being judged (super-resolved or bicubic).
+        hr (PIL.Image): the ground truth, same size.
+        border (int): pixels ignored on each side (the scale, 4 for x4).
+
+    Returns:
+        float: PSNR in dB.
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    y_sr, y_hr = _pair(sr, hr, border)
+    mse = float(np.mean((y_sr - y_hr) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def ssim(sr, hr, border=4):
+    """Structural similarity (Wang et al. 2004) on the Y channel, through scikit-image.
+
+    Gaussian-weighted 11x11 windows with sigma 1.5 and population (not sample)
+    covariance: the settings of the authors' MATLAB implementation, which published SR
+    tables (the SRGAN paper's included) are computed with.
+
+    Args:
+        sr (PIL.Image): the image being judged.
+        hr (PIL.Image): the ground truth, same size.
+        border (int): pixels ignored on each side.
+
+    Returns:
+        float: SSIM, 1.0 for identical images.
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    y_sr, y_hr = _pair(sr, hr, border)
+    return float(structural_similarity(y_sr, y_hr, data_range=255.0, gaussian_weights=True,
+                                       sigma=1.5, use_sample_covariance=False))

@@ -1,0 +1,73 @@
+"""The losses, checked against their formulas."""
+
+import math
+
+import pytest
+import torch
+
+from srgan_lib.images import convert_image
+from srgan_lib.losses import (CONTENT_LOSSES, PixelContentLoss, VGGContentLoss, content_loss,
+                              discriminator_loss, generator_adversarial_loss, perceptual_loss)
+
+
+def test_pixel_content_loss_is_mse():
+    sr = torch.zeros(1, 3, 2, 2)
+    hr = torch.full((1, 3, 2, 2), 0.5)
+    assert PixelContentLoss()(sr, hr).item() == pytest.approx(0.25)
+
+
+def test_vgg_content_loss_formula_and_normalisation():
+    torch.manual_seed(0)
+    loss = VGGContentLoss(2, 2, weights=None, rescale=12.75)
+    sr, hr = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    vgg = loss.truncated_vgg19
+    # The loss feeds VGG imagenet-norm images, not the [-1, 1] images it is given.
+    expected = torch.mean((vgg(convert_image(sr, "[-1, 1]", "imagenet-norm")) / 12.75
+                           - vgg(convert_image(hr, "[-1, 1]", "imagenet-norm")) / 12.75) ** 2)
+    torch.testing.assert_close(loss(sr, hr), expected)
+    assert loss(hr, hr).item() == 0
+
+
+def test_vgg_content_loss_gradient_reaches_sr_only():
+    loss = VGGContentLoss(1, 2, weights=None)
+    sr = torch.rand(1, 3, 8, 8, requires_grad=True)
+    hr = torch.rand(1, 3, 8, 8, requires_grad=True)
+    loss(sr, hr).backward()
+    assert sr.grad is not None and sr.grad.abs().sum() > 0
+    assert hr.grad is None
+    assert all(p.grad is None for p in loss.parameters())
+
+
+def test_content_loss_factory():
+    assert isinstance(content_loss("mse"), PixelContentLoss)
+    vgg22 = content_loss("vgg22", weights=None)
+    assert (vgg22.truncated_vgg19.i, vgg22.truncated_vgg19.j) == (2, 2)
+    vgg54 = content_loss("vgg54", weights=None)
+    assert (vgg54.truncated_vgg19.i, vgg54.truncated_vgg19.j) == (5, 4)
+    assert set(CONTENT_LOSSES) == {"mse", "vgg22", "vgg54"}
+    with pytest.raises(ValueError, match="vgg54"):
+        content_loss("l1")
+
+
+def test_discriminator_loss_is_bce_real_one_fake_zero():
+    hr_logits = torch.tensor([[2.0], [0.0]])
+    sr_logits = torch.tensor([[-1.0], [3.0]])
+    sigmoid = torch.sigmoid
+    expected = (-torch.log(sigmoid(hr_logits)).mean()
+                - torch.log(1 - sigmoid(sr_logits)).mean())
+    torch.testing.assert_close(discriminator_loss(hr_logits, sr_logits), expected)
+
+
+def test_generator_adversarial_loss_is_minus_log_d():
+    sr_logits = torch.tensor([[0.0], [1.0]])
+    expected = -torch.log(torch.sigmoid(sr_logits)).mean()
+    torch.testing.assert_close(generator_adversarial_loss(sr_logits), expected)
+    # Exact where a sigmoid would saturate: a confident "fake" still gives a finite loss.
+    assert generator_adversarial_loss(torch.tensor([[-200.0]])).item() == pytest.approx(200.0)
+    assert generator_adversarial_loss(torch.tensor([[0.0]])).item() == pytest.approx(math.log(2))
+
+
+def test_perceptual_loss_weights_the_adversarial_term_by_1e3():
+    content, adversarial = torch.tensor(0.5), torch.tensor(2.0)
+    assert perceptual_loss(content, adversarial).item() == pytest.approx(0.502)
+    assert perceptual_loss(content, adversarial, beta=0.1).item() == pytest.approx(0.7)
