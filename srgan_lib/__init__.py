@@ -5,11 +5,13 @@ source, so book and code are one truth. Modules, in the order the book meets the
 
 * ``images``  - loading, saving, and the one ``convert_image`` between pixel ranges
 * ``metrics`` - PSNR and SSIM by the paper's protocol
-* ``data``    - the data directory, named sets, training and evaluation datasets
+* ``sources`` - the data directory, the registry of named sets, checksummed downloads
+* ``data``    - training crops, evaluation images, built-in demo images
 * ``models``  - SRResNet, Generator, Discriminator
 * ``vgg``     - VGG19 truncated at phi_{i,j}
 * ``losses``  - content (pixel / VGG), adversarial and perceptual losses
 * ``weights`` - safetensors files with metadata
+* ``upscale``  - a PIL image in, a super-resolved PIL image out
 * ``evaluate`` - the paper-protocol evaluation table
 """
 

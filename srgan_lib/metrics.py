@@ -19,6 +19,7 @@ How the LR image is made is part of the protocol too: ``images.crop_to_multiple`
 import math
 
 import numpy as np
+import torch
 from skimage.metrics import structural_similarity
 
 from .images import convert_image
@@ -38,7 +39,9 @@ def y_channel(img, border=0):
 
     Explained in: book/01_sr_problem.ipynb
     """
-    y = convert_image(img, "pil", "y-channel").double().numpy()
+    # 8-bit values as float64 first, so the whole computation is in double precision.
+    rgb = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float64)).permute(2, 0, 1)
+    y = convert_image(rgb, "[0, 255]", "y-channel").numpy()
     if border:
         if min(y.shape) <= 2 * border:
             raise ValueError(f"a {img.size[0]}x{img.size[1]} image has nothing left after "

@@ -1,0 +1,213 @@
+"""Datasets: random training crops, whole evaluation images, and offline demo images.
+
+Design choices:
+
+* **Training images are decoded once.** ``TrainDataset`` keeps every image in memory as a
+  decoded PIL image, and each sample is a random crop of one: decoding a PNG costs far
+  more than cropping it, and re-reading files every step starves a GPU. The crop position
+  comes from torch's random generator, which ``torch.manual_seed`` and the ``DataLoader``
+  (one seed per worker) control.
+* **LR images are made here, never taken from a pack**: ``images.downscale`` (Pillow's
+  bicubic), the same function the metrics use, so a model is trained and tested on the same
+  degradation.
+* **Demo images need no download**: ``demo_image`` returns samples bundled with
+  scikit-image.
+
+Where the sets come from (the data directory, the registry, downloads) is ``sources.py``.
+"""
+
+import os
+import warnings
+
+import torch
+from PIL import Image
+from skimage import data as skimage_data
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from .errors import SRGANError
+from .images import convert_image, crop_to_multiple, downscale, load_image
+from . import sources as registry
+from .sources import find_dataset, list_images
+
+__all__ = ["TrainDataset", "EvalDataset", "DEMO_IMAGES", "demo_image"]
+
+
+def _as_list(sources):
+    if isinstance(sources, (str, os.PathLike)):
+        return [sources]
+    return list(sources)
+
+
+class TrainDataset(Dataset):
+    """Random (LR, HR) crop pairs for training, from images decoded once and kept in memory.
+
+    Every image of the sources is decoded at construction (with a progress bar) and kept
+    as an RGB ``PIL.Image``. Sample ``i`` is a random ``crop_size`` square of image
+    ``i % n_images``; its LR is ``images.downscale`` of that crop (Pillow's bicubic, the
+    degradation the metrics assume). The position comes from torch's random generator,
+    so ``torch.manual_seed`` repeats it and each ``DataLoader`` worker draws its own.
+    Images smaller than the crop are left out with a warning.
+
+    Args:
+        sources (str | Path | list): set names and/or folders of images (see
+            ``find_dataset``; missing named sets are downloaded).
+        crop_size (int): side of the HR crop (96 in the paper); a multiple of ``scale``.
+        scale (int): the upscaling factor (4 in the paper).
+        crops_per_image (int): samples per image in one epoch; with small sets (T91), more
+            crops per epoch mean fewer, longer epochs.
+
+    Raises:
+        ValueError: ``crop_size`` not a multiple of ``scale``, or a size below 1.
+        SRGANError: a source cannot be found, an image cannot be read, or no image is at
+            least ``crop_size`` on both sides.
+
+    Explained in: book/06_training.ipynb
+    """
+
+    def __init__(self, sources, crop_size=96, scale=4, crops_per_image=1):
+        if min(crop_size, scale, crops_per_image) < 1:
+            raise ValueError(f"crop_size, scale and crops_per_image must be at least 1, got "
+                             f"{crop_size}, {scale}, {crops_per_image}")
+        if crop_size % scale:
+            raise ValueError(f"crop_size {crop_size} is not divisible by scale {scale}: the "
+                             f"LR crop must be exactly crop_size / scale, e.g. crop_size="
+                             f"{crop_size - crop_size % scale or scale}")
+        sources = _as_list(sources)
+        if not sources:
+            raise ValueError("sources is empty: give at least one set name or folder")
+        self.crop_size, self.scale, self.crops_per_image = crop_size, scale, crops_per_image
+
+        files = []
+        for source in sources:
+            key = registry.registered_name(source)
+            if key is not None and registry.SOURCES[key].split == "eval":
+                warnings.warn(f"{key} is an evaluation set: training on it makes its "
+                              "scores meaningless", stacklevel=2)
+            files.extend(list_images(find_dataset(source)))
+
+        self.files, self.images, small = [], [], []
+        for f in tqdm(files, desc="Decoding training images", unit="image"):
+            img = load_image(f)
+            if min(img.size) < crop_size:
+                small.append(f)
+            else:
+                self.files.append(f)
+                self.images.append(img)
+        if not self.images:
+            raise SRGANError(f"none of the {len(files)} images of {sources} is at least "
+                             f"{crop_size}x{crop_size} pixels: use a smaller crop_size or "
+                             "larger images")
+        if small:
+            names = ", ".join(f.name for f in small[:3]) + (", ..." if len(small) > 3 else "")
+            warnings.warn(f"left out {len(small)} of {len(files)} images smaller than "
+                          f"{crop_size} px on a side ({names})", stacklevel=2)
+
+    def __len__(self):
+        return len(self.images) * self.crops_per_image
+
+    def __getitem__(self, index):
+        """One random crop pair.
+
+        Args:
+            index (int): the sample; it picks image ``index % n_images``.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: ``lr`` in ``'imagenet-norm'``,
+            (3, crop_size / scale, crop_size / scale), the generator's input; ``hr`` in
+            ``'[-1, 1]'``, (3, crop_size, crop_size), the generator's target (``tanh``).
+
+        Explained in: book/06_training.ipynb
+        """
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} samples")
+        img = self.images[index % len(self.images)]
+        w, h = img.size
+        c = self.crop_size
+        # torch's generator, not numpy's: DataLoader re-seeds torch in every worker, while
+        # numpy's state would be copied into each worker and repeat the same crops.
+        left = int(torch.randint(0, w - c + 1, (1,)))
+        top = int(torch.randint(0, h - c + 1, (1,)))
+        hr = img.crop((left, top, left + c, top + c))
+        lr = downscale(hr, self.scale)
+        return convert_image(lr, "pil", "imagenet-norm"), convert_image(hr, "pil", "[-1, 1]")
+
+
+class EvalDataset(Dataset):
+    """The whole images of one set, prepared by the paper's evaluation protocol.
+
+    Each HR image is the largest centre crop whose sides are multiples of ``scale``
+    (``images.crop_to_multiple``); its LR image is ``images.downscale`` of it. Images are
+    read when asked for (an evaluation reads each once). Items are PIL images, so iterate
+    over the dataset itself rather than a ``DataLoader``.
+
+    Args:
+        source (str | Path): a set name or a folder of images (see ``find_dataset``).
+        scale (int): the upscaling factor.
+
+    Attributes:
+        name (str): the set's name (as registered) or the folder's name.
+        files (list[Path]): the images, sorted by file name.
+
+    Raises:
+        SRGANError: the set cannot be found or downloaded.
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+
+    def __init__(self, source, scale=4):
+        if scale < 1:
+            raise ValueError(f"scale must be at least 1, got {scale}")
+        folder = find_dataset(source)
+        self.name = registry.registered_name(source) or folder.name
+        self.files = list_images(folder)
+        self.scale = scale
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, index):
+        """One image of the set.
+
+        Args:
+            index (int): position in file-name order.
+
+        Returns:
+            tuple[str, PIL.Image, PIL.Image]: the file name without extension, the LR image
+            and the HR image (exactly ``scale`` times the LR on each side).
+
+        Raises:
+            SRGANError: the image cannot be read.
+
+        Explained in: book/01_sr_problem.ipynb
+        """
+        path = self.files[index]
+        hr = crop_to_multiple(load_image(path), self.scale)
+        return path.stem, downscale(hr, self.scale), hr
+
+
+# scikit-image's sample images that ship inside its wheel (no download): natural photos
+# first, then greyscale ones (returned as RGB). Samples needing the optional 'pooch'
+# download, binary masks and synthetic patterns are not listed.
+DEMO_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
+               "immunohistochemistry", "retina", "camera", "coins", "moon", "page", "text",
+               "clock", "brick", "grass", "gravel", "cell", "microaneurysms")
+
+
+def demo_image(name="astronaut"):
+    """A sample image bundled with scikit-image, as RGB: works offline with nothing set up.
+
+    Args:
+        name (str): one of ``DEMO_IMAGES``; ``'astronaut'`` is 512x512.
+
+    Returns:
+        PIL.Image: mode ``'RGB'`` (greyscale samples repeated over three channels).
+
+    Raises:
+        ValueError: ``name`` is not one of ``DEMO_IMAGES``.
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    if name not in DEMO_IMAGES:
+        raise ValueError(f"unknown demo image {name!r}; choose one of {', '.join(DEMO_IMAGES)}")
+    return Image.fromarray(getattr(skimage_data, name)()).convert("RGB")

@@ -1,0 +1,61 @@
+"""PSNR / SSIM: their definitions, and the paper's bicubic figures reproduced."""
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srgan_lib.evaluate import evaluate
+from srgan_lib.metrics import psnr, ssim, y_channel
+
+
+def grey(value, size=(16, 16)):
+    return Image.new("RGB", size, (value, value, value))
+
+
+def test_y_channel_of_grey_levels():
+    assert np.allclose(y_channel(grey(0)), 16.0)
+    assert np.allclose(y_channel(grey(255)), 235.0)
+    assert y_channel(grey(0, (20, 12)), border=4).shape == (4, 12)
+    with pytest.raises(ValueError, match="border"):
+        y_channel(grey(0, (8, 8)), border=4)
+
+
+def test_psnr_definition():
+    # Y of grey level v is 16 + v * 219 / 255; a difference of 10 grey levels in every pixel
+    # is a Y difference of 10 * 219 / 255.
+    expected = 10 * math.log10(255 ** 2 / (10 * 219 / 255) ** 2)
+    assert psnr(grey(100), grey(110)) == pytest.approx(expected, abs=1e-9)
+    assert psnr(grey(100), grey(100)) == math.inf
+
+
+def test_psnr_ignores_the_border():
+    a = np.full((16, 16, 3), 100, np.uint8)
+    b = a.copy()
+    b[:4] = 0  # damage only the top 4 rows
+    assert psnr(Image.fromarray(b), Image.fromarray(a), border=4) == math.inf
+    assert psnr(Image.fromarray(b), Image.fromarray(a), border=3) < 30
+
+
+def test_ssim_identical_and_different():
+    rng = np.random.default_rng(0)
+    noise = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    assert ssim(noise, noise) == pytest.approx(1.0)
+    assert ssim(grey(128, (32, 32)), noise) < 0.1
+
+
+def test_size_mismatch_is_refused():
+    with pytest.raises(ValueError, match="differ in size"):
+        psnr(grey(0, (16, 16)), grey(0, (16, 20)))
+
+
+@pytest.mark.parametrize("name, paper_psnr, our_ssim", [("Set5", 28.43, 0.8111),
+                                                        ("Set14", 26.10, 0.7049)])
+def test_bicubic_x4_reproduces_the_papers_table(name, paper_psnr, our_ssim):
+    # The paper's Table 2 bicubic Set5 is 28.43 dB; Set14 with this protocol is 26.10 dB
+    # (the paper prints 25.99). The SSIM figures are this implementation's own, pinned so that
+    # a change of protocol cannot slip in unnoticed.
+    [row] = evaluate("bicubic", sets=[name], scale=4, progress=False)
+    assert row["psnr"] == pytest.approx(paper_psnr, abs=0.01)
+    assert row["ssim"] == pytest.approx(our_ssim, abs=0.0005)
