@@ -11,6 +11,8 @@ source, so book and code are one truth. Modules, in the order the book meets the
 * ``vgg``     - VGG19 truncated at phi_{i,j}
 * ``losses``  - content (pixel / VGG), adversarial and perceptual losses
 * ``weights`` - safetensors files with metadata
+* ``config``, ``checkpoint``, ``train`` - the training engine (presets, exact resume, torchrun)
+* ``files``   - atomic writes
 * ``upscale``  - a PIL image in, a super-resolved PIL image out
 * ``evaluate`` - the paper-protocol evaluation table
 """

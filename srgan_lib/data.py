@@ -18,6 +18,7 @@ Where the sets come from (the data directory, the registry, downloads) is ``sour
 
 import os
 import warnings
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -56,6 +57,8 @@ class TrainDataset(Dataset):
         scale (int): the upscaling factor (4 in the paper).
         crops_per_image (int): samples per image in one epoch; with small sets (T91), more
             crops per epoch mean fewer, longer epochs.
+        exclude (Iterable[Path]): files to leave out (a validation split held out of the
+            same sets).
 
     Raises:
         ValueError: ``crop_size`` not a multiple of ``scale``, or a size below 1.
@@ -65,7 +68,7 @@ class TrainDataset(Dataset):
     Explained in: book/06_training.ipynb
     """
 
-    def __init__(self, sources, crop_size=96, scale=4, crops_per_image=1):
+    def __init__(self, sources, crop_size=96, scale=4, crops_per_image=1, exclude=()):
         if min(crop_size, scale, crops_per_image) < 1:
             raise ValueError(f"crop_size, scale and crops_per_image must be at least 1, got "
                              f"{crop_size}, {scale}, {crops_per_image}")
@@ -85,6 +88,8 @@ class TrainDataset(Dataset):
                 warnings.warn(f"{key} is an evaluation set: training on it makes its "
                               "scores meaningless", stacklevel=2)
             files.extend(list_images(find_dataset(source)))
+        excluded = {Path(f).resolve() for f in exclude}
+        files = [f for f in files if f.resolve() not in excluded]
 
         self.files, self.images, small = [], [], []
         for f in tqdm(files, desc="Decoding training images", unit="image"):
@@ -121,13 +126,32 @@ class TrainDataset(Dataset):
         """
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
-        img = self.images[index % len(self.images)]
+        return self.crop_pair(index % len(self.images))
+
+    def crop_pair(self, image_index, generator=None):
+        """A random crop of one image and its LR, drawn from ``generator``.
+
+        The training engine passes a generator seeded by the sample's number in the run,
+        so that sample ``n`` is the same crop however the run is split, resumed or
+        sharded across processes.
+
+        Args:
+            image_index (int): which decoded image.
+            generator (torch.Generator | None): the source of the crop position; torch's
+                global generator if ``None``.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor]: ``(lr, hr)`` as ``__getitem__`` returns them.
+
+        Explained in: book/06_training.ipynb
+        """
+        img = self.images[image_index]
         w, h = img.size
         c = self.crop_size
         # torch's generator, not numpy's: DataLoader re-seeds torch in every worker, while
         # numpy's state would be copied into each worker and repeat the same crops.
-        left = int(torch.randint(0, w - c + 1, (1,)))
-        top = int(torch.randint(0, h - c + 1, (1,)))
+        left = int(torch.randint(0, w - c + 1, (1,), generator=generator))
+        top = int(torch.randint(0, h - c + 1, (1,), generator=generator))
         hr = img.crop((left, top, left + c, top + c))
         lr = downscale(hr, self.scale)
         return convert_image(lr, "pil", "imagenet-norm"), convert_image(hr, "pil", "[-1, 1]")

@@ -21,8 +21,6 @@ Conversions go through ``[0, 1]``; converting to ``'pil'`` clamps and rounds, so
 out-of-range network output never wraps around (the classic cause of speckled pixels).
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import SRGANError
+from .files import atomic_write
 
 __all__ = ["FORMATS", "IMAGENET_MEAN", "IMAGENET_STD", "convert_image", "load_image",
            "save_image", "crop_to_multiple", "downscale", "upscale_bicubic"]
@@ -205,21 +204,12 @@ def save_image(img, path, overwrite=False):
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise SRGANError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    except OSError as err:
-        raise SRGANError(f"{path}: cannot write to {folder} ({err.strerror}); "
-                         "choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path) as f:
             img.save(f, format=fmt)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
+        raise SRGANError(f"{path}: cannot write to {path.parent} ({err.strerror}); "
+                         "choose a writable folder") from None
 
 
 def crop_to_multiple(img, scale):

@@ -15,16 +15,15 @@ for people; the loader only reads ``architecture`` from it, as a cross-check.
 """
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from .errors import SRGANError
+from .files import atomic_write
 from .models import Discriminator, Generator, SRResNet
 
 __all__ = ["FORMAT", "unwrap", "architecture_of", "build_model", "save_weights",
@@ -138,16 +137,8 @@ def save_weights(model, path, **metadata):
     header = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
     header.update(format=FORMAT, architecture=name, arguments=json.dumps(arguments))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=header)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(save(state, metadata=header))
     return path
 
 

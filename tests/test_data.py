@@ -444,3 +444,12 @@ def test_training_on_an_evaluation_set_warns(monkeypatch):
     monkeypatch.setenv("SRGAN_DATA", str(SHARED_DATASETS))
     with pytest.warns(UserWarning, match="evaluation set"):
         TrainDataset("Set5", crop_size=96)
+
+
+def test_crop_pair_follows_its_generator_and_exclude_leaves_files_out(datadir):
+    files = make_images(datadir / "S", [(64, 64), (80, 72), (70, 70)])
+    dataset = TrainDataset("S", crop_size=32, scale=4, exclude=[files[1]])
+    assert dataset.files == [files[0], files[2]]
+    a = dataset.crop_pair(1, torch.Generator().manual_seed(5))
+    b = dataset.crop_pair(1, torch.Generator().manual_seed(5))
+    assert torch.equal(a[1], b[1]) and a[0].shape == (3, 8, 8)

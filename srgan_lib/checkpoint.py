@@ -1,0 +1,106 @@
+"""Training checkpoints: everything needed to resume a run exactly, written atomically.
+
+A checkpoint holds the models, the optimisers, the learning-rate schedulers, the step, and
+every random generator's state (Python, NumPy, torch, CUDA), so that a run killed at any
+moment and resumed from its last checkpoint ends with bit-identical weights on the CPU.
+
+It is written to a temporary file, flushed to disk (fsync) and renamed over the previous
+one: a kill during the write leaves the previous checkpoint intact, never a torn file.
+It is read with ``torch.load(weights_only=True)``, which refuses anything but tensors and
+plain containers, so loading a checkpoint can never execute code. That is also why the
+NumPy generator state is stored as a tensor and plain numbers rather than as arrays.
+"""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import SRGANError
+from .files import atomic_write
+
+__all__ = ["FORMAT", "rng_state", "set_rng_state", "save_checkpoint", "load_checkpoint"]
+
+FORMAT = "srgan_lib-checkpoint/1"
+
+
+def rng_state():
+    """The state of every random generator a training step may draw from.
+
+    Returns:
+        dict: ``python``, ``numpy``, ``torch`` and ``cuda`` states, in types that
+        ``torch.load(weights_only=True)`` accepts.
+
+    Explained in: book/06_training.ipynb
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": random.getstate(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
+                      "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state):
+    """Restore the generators saved by ``rng_state``.
+
+    Explained in: book/06_training.ipynb
+    """
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["cached"]))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(state, path):
+    """Write a checkpoint dict atomically: temporary file, fsync, rename.
+
+    Args:
+        state (dict): tensors, state_dicts and plain Python values.
+        path (str | Path): the checkpoint file; the previous one is replaced only once the
+            new one is completely on disk.
+
+    Explained in: book/06_training.ipynb
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as f:
+        torch.save({"format": FORMAT, **state}, f)
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """Read a checkpoint written by ``save_checkpoint``, safely (``weights_only=True``).
+
+    Args:
+        path (str | Path): the checkpoint file.
+        map_location (str | torch.device): where tensors are loaded.
+
+    Returns:
+        dict: the checkpoint.
+
+    Raises:
+        SRGANError: the file is missing, truncated, corrupt, or not a checkpoint of this
+            library; the message names the file.
+
+    Explained in: book/06_training.ipynb
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SRGANError(f"{path}: no checkpoint there; start without --resume, or name the "
+                         "output folder of the run to resume")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file
+        raise SRGANError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:200]}); the file is corrupt or not a "
+                         "checkpoint: delete it to start again") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise SRGANError(f"{path}: not a checkpoint of this library (format "
+                         f"{state.get('format') if isinstance(state, dict) else None!r}, "
+                         f"expected {FORMAT!r})")
+    return state

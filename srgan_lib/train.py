@@ -1,0 +1,477 @@
+"""Training: stage 1 (SRResNet, pixel MSE) and stage 2 (SRGAN), on a CPU, a GPU or many.
+
+The paper trains in two stages (Ledig et al. Section 3.2): SRResNet with the MSE content
+loss, then SRGAN with the generator initialised from that SRResNet "to avoid undesired
+local optima". Both stages run through ``train(config, out)``:
+
+    python -m srgan_lib train srresnet --preset cpu --out runs/srresnet
+    python -m srgan_lib train srgan --preset cpu --out runs/srgan \\
+        --init runs/srresnet/srresnet.safetensors
+    python -m srgan_lib train srresnet --preset cpu --out runs/srresnet --resume
+    torchrun --standalone --nproc_per_node=4 -m srgan_lib train srresnet --preset paper --out runs/p
+
+What a run writes into its output folder (only rank 0 writes):
+
+* ``checkpoint.pt``    - everything needed to resume exactly (see ``checkpoint.py``);
+* ``log.jsonl``        - one JSON object per logged step: losses, lr, images/s, wall time,
+                         and the validation PSNR when it is measured;
+* ``<stage>.safetensors`` - the final weights (the generator only, for SRGAN), with the
+                         configuration and content loss in their metadata.
+
+Why it is exact on resume: sample ``n`` of a run (its image and crop position) is drawn
+from a generator seeded with ``(seed, n)``, so the data of step ``s`` does not depend on
+what ran before; the checkpoint restores models, optimisers, schedulers and every RNG.
+
+Why it is fast: training images are decoded once and kept in memory (``TrainDataset``);
+bf16 autocast and channels_last are on by default on a GPU; ``torch.compile`` is opt-in
+because its warm-up costs minutes. Under ``torchrun`` each process trains on its own shard
+of samples with DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
+"""
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .data import TrainDataset
+from .errors import SRGANError
+from .images import convert_image, crop_to_multiple, downscale, load_image
+from .losses import (content_loss, discriminator_loss, generator_adversarial_loss,
+                     perceptual_loss)
+from .metrics import psnr
+from .models import Discriminator, Generator, SRResNet
+from .sources import find_dataset, list_images
+from .upscale import super_resolve
+from .weights import load_weights, save_weights, unwrap
+
+__all__ = ["split_validation", "CropStream", "StepBatches", "train", "train_srresnet",
+           "train_srgan", "read_log"]
+
+# Fields that may change when a run is resumed: they do not change what is computed.
+_RESUMABLE = {"iterations", "workers", "device", "log_every", "val_every",
+              "checkpoint_every", "extra", "compile"}
+
+
+def split_validation(config):
+    """The training files and the validation files held out of the same sets.
+
+    The split is a seeded shuffle of the file list, so it is the same on every machine
+    and in every process; the benchmark sets are never involved.
+
+    Returns:
+        tuple[list[Path], list[Path]]: ``(train_files, val_files)``.
+
+    Explained in: book/06_training.ipynb
+    """
+    files = [f for name in config.train_sets for f in list_images(find_dataset(name))]
+    shuffled = random.Random(config.seed).sample(files, len(files))
+    val = sorted(shuffled[:config.val_images])
+    return [f for f in files if f not in set(val)], val
+
+
+class CropStream(Dataset):
+    """Sample ``n`` of a run: an image and a crop drawn from a generator seeded by ``n``.
+
+    Explained in: book/06_training.ipynb
+    """
+
+    def __init__(self, dataset, seed):
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self):
+        return 2 ** 62  # a stream: the sampler decides which samples a run takes
+
+    def __getitem__(self, n):
+        """The ``(lr, hr)`` pair of sample ``n``."""
+        generator = torch.Generator().manual_seed(self.seed * 0x9E3779B1 + n)
+        image = int(torch.randint(len(self.dataset.images), (1,), generator=generator))
+        return self.dataset.crop_pair(image, generator)
+
+
+class StepBatches(Sampler):
+    """The sample numbers of each step, from ``start`` to ``end``, for one rank.
+
+    Step ``s`` of rank ``r`` among ``world`` takes samples
+    ``((s * world + r) * batch_size + k)`` for ``k < batch_size``: every rank its own shard,
+    and a resumed run continues exactly where it stopped.
+
+    Explained in: book/06_training.ipynb
+    """
+
+    def __init__(self, start, end, batch_size, rank=0, world=1):
+        self.start, self.end = start, end
+        self.batch_size, self.rank, self.world = batch_size, rank, world
+
+    def __len__(self):
+        return max(0, self.end - self.start)
+
+    def __iter__(self):
+        for step in range(self.start, self.end):
+            first = (step * self.world + self.rank) * self.batch_size
+            yield list(range(first, first + self.batch_size))
+
+
+class _Context:
+    """Where this process runs: device, rank, world size, and the autocast to use."""
+
+    def __init__(self, config):
+        self.distributed = "RANK" in os.environ and "WORLD_SIZE" in os.environ
+        want_cuda = config.device == "cuda" or (config.device == "auto"
+                                                and torch.cuda.is_available())
+        if self.distributed:
+            dist.init_process_group("nccl" if want_cuda else "gloo")
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+            local = int(os.environ.get("LOCAL_RANK", 0))
+            self.device = torch.device(f"cuda:{local}" if want_cuda else "cpu")
+            if want_cuda:
+                torch.cuda.set_device(self.device)
+        else:
+            self.rank, self.world = 0, 1
+            self.device = torch.device("cuda" if want_cuda else
+                                       (config.device if config.device != "auto" else "cpu"))
+        self.master = self.rank == 0  # the one process that logs and writes files
+        bf16 = config.amp == "bf16" or (config.amp == "auto" and self.device.type == "cuda")
+        self.dtype = torch.bfloat16 if bf16 else None
+        self.memory_format = (torch.channels_last if config.channels_last
+                              else torch.contiguous_format)
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def barrier(self):
+        if self.distributed:
+            dist.barrier()
+
+    def close(self):
+        if self.distributed:
+            dist.destroy_process_group()
+
+
+def _validate(generator, val_files, config, device):
+    """Mean PSNR (paper protocol) of ``generator`` on the held-out validation images."""
+    if not val_files:
+        return None
+    was_training = generator.training
+    scores = []
+    for f in val_files:
+        hr = load_image(f)
+        if config.val_size:  # a centre crop keeps validation cheap on a CPU
+            w, h = hr.size
+            s = min(config.val_size, w, h)
+            hr = hr.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        hr = crop_to_multiple(hr, config.scale)
+        scores.append(psnr(super_resolve(generator, downscale(hr, config.scale), device), hr,
+                           border=config.scale))
+    generator.train(was_training)
+    return sum(scores) / len(scores)
+
+
+def read_log(path):
+    """The records of a ``log.jsonl`` file, as a list of dicts.
+
+    Explained in: book/06_training.ipynb
+    """
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _truncate_log(path, step):
+    """Drop log records after ``step`` (a killed run may have logged past its checkpoint)."""
+    if not path.exists():
+        return
+    keep = [r for r in read_log(path) if r.get("step", 0) <= step]
+    tmp = path.with_suffix(".jsonl.part")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
+    os.replace(tmp, path)
+
+
+def _check_resumable(saved, config, path):
+    current = config.to_dict()
+    changed = sorted(k for k in current
+                     if k not in _RESUMABLE and saved.get(k) != current[k])
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+        raise SRGANError(f"{path}: the checkpoint was made with another configuration "
+                         f"({details}); resume with the same settings or use a new --out")
+
+
+def _build(config, ctx, init):
+    """Models, optimisers and schedulers of a stage, in the order they are checkpointed."""
+    arch = dict(n_channels=config.n_channels, n_blocks=config.n_blocks,
+                scaling_factor=config.scale)
+    if config.stage == "srresnet":
+        models = {"generator": SRResNet(**arch)}
+    else:
+        generator = Generator(**arch)
+        if init is not None:  # the paper's initialisation from the trained SRResNet
+            source = load_weights(init, expect=(SRResNet, Generator),
+                                  scaling_factor=config.scale)
+            generator.initialize_with_srresnet(getattr(source, "net", source))
+        models = {"generator": generator,
+                  "discriminator": Discriminator(n_blocks=config.d_n_blocks,
+                                                 fc_size=config.d_fc_size)}
+    for m in models.values():
+        m.to(ctx.device, memory_format=ctx.memory_format).train()
+    optimizers = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
+    milestones = [config.lr_decay_at] if config.lr_decay_at else []
+    schedulers = {k: torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma=0.1)
+                  for k, o in optimizers.items()}
+    return models, optimizers, schedulers
+
+
+def _wrap(model, ctx, config):
+    """The module the training step calls: DDP-wrapped and/or compiled where asked."""
+    if ctx.distributed:
+        model = DistributedDataParallel(
+            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    if config.compile:
+        model = torch.compile(model)
+    return model
+
+
+def train(config, out, resume=False, init=None, progress=True):
+    """Train one stage, writing checkpoints, a JSON-lines log and the final weights.
+
+    Args:
+        config (TrainConfig): what to train and how (``TrainConfig.preset(...)``).
+        out (str | Path): the run's folder.
+        resume (bool): continue from ``out/checkpoint.pt``.
+        init (str | Path | None): SRGAN only: the SRResNet (or generator) weights the
+            generator starts from, as in the paper.
+        progress (bool): show a progress bar.
+
+    Returns:
+        Path: the exported weights, ``out/<stage>.safetensors``.
+
+    Raises:
+        SRGANError: a checkpoint that exists without ``resume``, is missing, corrupt, or of
+            another configuration; SRGAN without ``init``; data that cannot be found.
+
+    Explained in: book/06_training.ipynb
+    """
+    out = Path(out)
+    ckpt_path, log_path = out / "checkpoint.pt", out / "log.jsonl"
+    if config.stage == "srgan" and init is None and not resume:
+        raise SRGANError("SRGAN starts from a trained SRResNet (paper, Section 3.2): pass "
+                         "--init PATH.safetensors (the output of `train srresnet`)")
+    if ckpt_path.exists() and not resume:
+        raise SRGANError(f"{ckpt_path}: a run is already there; pass --resume to continue it "
+                         "or choose another --out")
+    saved = load_checkpoint(ckpt_path) if resume else None
+    if saved is not None:
+        _check_resumable(saved["config"], config, ckpt_path)
+
+    ctx = _Context(config)
+    try:
+        return _run(config, ctx, out, ckpt_path, log_path, saved, init, progress)
+    finally:
+        ctx.close()
+
+
+def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
+    torch.manual_seed(config.seed + ctx.rank)
+    random.seed(config.seed + ctx.rank)
+    _, val_files = split_validation(config)
+    dataset = TrainDataset(config.train_sets, crop_size=config.crop_size, scale=config.scale,
+                           exclude=val_files)
+    models, optimizers, schedulers = _build(config, ctx, None if saved else init)
+    start, best, wall = 0, -math.inf, 0.0
+    if saved is not None:
+        for k in models:
+            models[k].load_state_dict(saved["models"][k])
+            optimizers[k].load_state_dict(saved["optimizers"][k])
+            schedulers[k].load_state_dict(saved["schedulers"][k])
+        start, best, wall = saved["step"], saved["best_psnr"], saved["wall_time"]
+        set_rng_state(saved["rng"])
+        if ctx.master:
+            _truncate_log(log_path, start)
+    if ctx.master:
+        out.mkdir(parents=True, exist_ok=True)
+
+    generator = _wrap(models["generator"], ctx, config)
+    discriminator = (_wrap(models["discriminator"], ctx, config)
+                     if "discriminator" in models else None)
+    content = content_loss(config.content_loss).to(ctx.device)
+    loader = DataLoader(CropStream(dataset, config.seed),
+                        batch_sampler=StepBatches(start, config.iterations, config.batch_size,
+                                                  ctx.rank, ctx.world),
+                        num_workers=config.workers, pin_memory=ctx.device.type == "cuda",
+                        persistent_workers=False)
+
+    def to_device(x):
+        return x.to(ctx.device, non_blocking=True).contiguous(memory_format=ctx.memory_format)
+
+    def save(step):
+        state = {"config": config.to_dict(), "step": step, "best_psnr": best,
+                 "wall_time": wall + time.perf_counter() - t0, "rng": rng_state(),
+                 "models": {k: unwrap(m).state_dict() for k, m in models.items()},
+                 "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                 "schedulers": {k: s.state_dict() for k, s in schedulers.items()}}
+        save_checkpoint(state, ckpt_path)
+
+    # A fresh run starts a fresh log; a resumed one appends to its truncated log.
+    log = open(log_path, "a" if saved else "w") if ctx.master else None  # noqa: SIM115
+    bar = tqdm(total=config.iterations, initial=start, disable=not (progress and ctx.master),
+               desc=config.stage, unit="step", dynamic_ncols=True)
+    t0, images, t_window = time.perf_counter(), 0, time.perf_counter()
+    step = start
+    try:
+        for lr_imgs, hr_imgs in loader:
+            lr_imgs, hr_imgs = to_device(lr_imgs), to_device(hr_imgs)
+            if discriminator is None:
+                record = _srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx)
+            else:
+                record = _srgan_step(generator, discriminator, content, optimizers, lr_imgs,
+                                     hr_imgs, ctx, config.beta)
+            lr = optimizers["generator"].param_groups[0]["lr"]  # the lr this step used
+            for s in schedulers.values():
+                s.step()
+            step += 1
+            images += lr_imgs.shape[0] * ctx.world
+            if ctx.master and (step % config.log_every == 0 or step == config.iterations):
+                now = time.perf_counter()
+                record = {"step": step, **{k: float(v) for k, v in record.items()},
+                          "lr": lr,
+                          "images_per_s": images / (now - t_window),
+                          "wall_time": wall + now - t0}
+                images, t_window = 0, now
+                if step % config.val_every == 0 or step == config.iterations:
+                    record["val_psnr"] = _validate(unwrap(models["generator"]), val_files,
+                                                   config, ctx.device)
+                    if record["val_psnr"] is not None:
+                        best = max(best, record["val_psnr"])
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
+                                 if k in ("content", "d_loss", "val_psnr", "images_per_s")})
+            bar.update(1)
+            if step % config.checkpoint_every == 0 or step == config.iterations:
+                if ctx.master:
+                    save(step)
+                ctx.barrier()
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+
+    if ctx.distributed:
+        _sync_buffers(models)
+    weights = out / f"{config.stage}.safetensors"
+    if ctx.master:
+        save_weights(models["generator"], weights, stage=config.stage,
+                     content_loss=config.content_loss, iterations=step,
+                     train_sets=list(config.train_sets), config=config.to_dict(),
+                     best_val_psnr=best if best > -math.inf else None,
+                     device=str(ctx.device), world_size=ctx.world,
+                     wall_time_s=round(wall + time.perf_counter() - t0, 1))
+    if ctx.distributed:
+        _check_ranks_agree(models, ctx, out)
+    return weights
+
+
+def _srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx):
+    """One SRResNet step: content loss (pixel MSE) on the SR batch, one Adam step."""
+    with ctx.autocast():  # under autocast, convolutions run in bf16 and the MSE in fp32
+        sr = generator(lr_imgs)  # (N, 3, H, W) in [-1, 1]
+        loss = content(sr, hr_imgs)
+    optimizers["generator"].zero_grad(set_to_none=True)
+    loss.backward()
+    optimizers["generator"].step()
+    return {"content": loss.detach()}
+
+
+def _srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, ctx, beta):
+    """One SRGAN step: the discriminator's update, then the generator's with D frozen."""
+    def d_input(imgs):  # D sees imagenet-norm, like VGG
+        return convert_image(imgs, "[-1, 1]", "imagenet-norm")
+
+    with ctx.autocast():
+        sr = generator(lr_imgs)
+        # 1. Discriminator: HR -> real (1), SR -> fake (0). SR is detached: this step must
+        # not move the generator. Real and fake go through D as one batch (DDP allows one
+        # forward per backward), so D's batch norm normalises over both halves together.
+        logits = discriminator(torch.cat([d_input(hr_imgs), d_input(sr.detach())])).float()
+    hr_logits, sr_logits = logits.chunk(2)
+    d_loss = discriminator_loss(hr_logits, sr_logits)
+    optimizers["discriminator"].zero_grad(set_to_none=True)
+    d_loss.backward()
+    optimizers["discriminator"].step()
+
+    # 2. Generator: content + beta * adversarial, with D frozen so only G learns from it.
+    # The plain module is called (not the DDP wrapper): D's parameters take no gradient here.
+    plain_d = unwrap(discriminator)
+    plain_d.requires_grad_(False)
+    with ctx.autocast():
+        adv_logits = plain_d(d_input(sr)).float()
+        c_loss = content(sr, hr_imgs).float()
+    a_loss = generator_adversarial_loss(adv_logits)
+    g_loss = perceptual_loss(c_loss, a_loss, beta)
+    optimizers["generator"].zero_grad(set_to_none=True)
+    g_loss.backward()
+    optimizers["generator"].step()
+    plain_d.requires_grad_(True)
+    return {"content": c_loss.detach(), "adversarial": a_loss.detach(),
+            "perceptual": g_loss.detach(), "d_loss": d_loss.detach(),
+            "d_hr": torch.sigmoid(hr_logits.detach()).mean(),
+            "d_sr": torch.sigmoid(sr_logits.detach()).mean()}
+
+
+def _sync_buffers(models):
+    """Give every rank rank 0's batch-norm statistics (each rank updated its own copy in
+    its last forward; DDP re-broadcasts them only at the start of the next one)."""
+    for m in models.values():
+        for b in unwrap(m).buffers():
+            dist.broadcast(b, src=0)
+
+
+def _fingerprint(models):
+    """A 64-bit digest of every tensor of the models' state_dicts, as an int."""
+    digest = hashlib.sha256()
+    for m in models.values():
+        for k, t in unwrap(m).state_dict().items():
+            digest.update(k.encode())
+            digest.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    return int.from_bytes(digest.digest()[:8], "little", signed=True)
+
+
+def _check_ranks_agree(models, ctx, out):
+    """All ranks must end with identical weights; rank 0 records every rank's digest."""
+    mine = torch.tensor([_fingerprint(models)], dtype=torch.int64, device=ctx.device)
+    gathered = [torch.zeros_like(mine) for _ in range(ctx.world)]
+    dist.all_gather(gathered, mine)
+    if ctx.master:
+        values = [int(g.item()) for g in gathered]
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps({"event": "ranks", "world_size": ctx.world,
+                                "fingerprints": values}) + "\n")
+        if len(set(values)) != 1:
+            raise RuntimeError(f"ranks disagree after training: {values}")
+
+
+def train_srresnet(config, out, **kwargs):
+    """Stage 1: train SRResNet with the pixel MSE content loss (see ``train``).
+
+    Explained in: book/06_training.ipynb
+    """
+    return train(config.replace(stage="srresnet"), out, **kwargs)
+
+
+def train_srgan(config, out, init=None, **kwargs):
+    """Stage 2: train SRGAN from SRResNet weights ``init`` (see ``train``).
+
+    Explained in: book/06_training.ipynb
+    """
+    return train(config.replace(stage="srgan"), out, init=init, **kwargs)

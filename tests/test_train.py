@@ -1,0 +1,220 @@
+"""The training engine: presets, data streams, both stages, exact resume, torchrun."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from srgan_lib.checkpoint import load_checkpoint
+from srgan_lib.config import TrainConfig
+from srgan_lib.data import TrainDataset
+from srgan_lib.errors import SRGANError
+from srgan_lib.models import Generator, SRResNet
+from srgan_lib.train import (CropStream, StepBatches, read_log, split_validation, train,
+                             train_srgan, train_srresnet)
+from srgan_lib.weights import load_weights, read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, **kwargs):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+# --- configuration ------------------------------------------------------------------------
+
+def test_paper_preset_is_the_reference_recipe():
+    sr = TrainConfig.preset("paper", "srresnet")
+    assert (sr.batch_size, sr.crop_size, sr.lr, sr.iterations) == (16, 96, 1e-4, 1_000_000)
+    assert sr.content_loss == "mse" and sr.lr_decay_at is None
+    assert (sr.n_blocks, sr.n_channels, sr.scale) == (16, 64, 4)
+    gan = TrainConfig.preset("paper", "srgan")
+    assert gan.iterations == 200_000 and gan.lr_decay_at == 100_000
+    assert gan.content_loss == "vgg54" and gan.beta == 1e-3
+
+
+def test_cpu_preset_keeps_the_papers_network():
+    cpu = TrainConfig.preset("cpu", "srresnet")
+    assert (cpu.n_blocks, cpu.n_channels) == (16, 64)
+    assert cpu.content_loss == "mse"  # no ImageNet VGG offline
+    assert not set(cpu.train_sets) & {"Set5", "Set14", "BSD100"}
+
+
+def test_config_checks_and_round_trip():
+    with pytest.raises(ValueError, match="stage"):
+        TrainConfig(stage="esrgan")
+    with pytest.raises(ValueError, match="content_loss"):
+        TrainConfig(content_loss="l1")
+    with pytest.raises(ValueError, match="divisible"):
+        TrainConfig(crop_size=90)
+    with pytest.raises(ValueError, match="preset"):
+        TrainConfig.preset("fast")
+    config = TrainConfig.preset("ci", "srgan", lr=0.5)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.replace(lr=0.1).lr == 0.1 and config.lr == 0.5
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"learning_rate": 1})
+
+
+# --- data stream --------------------------------------------------------------------------
+
+def test_step_batches_shard_ranks_and_resume_where_they_stopped():
+    def ids(*args):
+        return [n for batch in StepBatches(*args) for n in batch]
+
+    rank0, rank1 = ids(0, 5, 4, 0, 2), ids(0, 5, 4, 1, 2)
+    assert not set(rank0) & set(rank1)  # each rank its own samples
+    assert sorted(rank0 + rank1) == list(range(40))  # together, every sample once
+    assert ids(0, 5, 4) == ids(0, 2, 4) + ids(2, 5, 4)  # split = straight
+    assert len(StepBatches(3, 10, 4)) == 7
+
+
+def test_crop_stream_sample_n_is_always_the_same():
+    dataset = TrainDataset("T91", crop_size=32, scale=4)
+    stream = CropStream(dataset, seed=0)
+    torch.manual_seed(1)
+    a = stream[12345]
+    torch.manual_seed(2)  # the global generator does not matter
+    b = stream[12345]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(stream[12346][1], a[1])
+    assert not torch.equal(CropStream(dataset, seed=1)[12345][1], a[1])
+
+
+def test_validation_split_is_seeded_and_held_out():
+    config = TrainConfig.preset("cpu", "srresnet")
+    train_files, val_files = split_validation(config)
+    assert len(val_files) == 10 and len(train_files) == 291 - 10
+    assert not set(train_files) & set(val_files)
+    assert split_validation(config) == (train_files, val_files)
+    assert split_validation(config.replace(seed=1))[1] != val_files
+    assert {f.parent.name for f in val_files} <= {"T91", "BSD200"}
+
+
+# --- both stages, in process --------------------------------------------------------------
+
+def test_ci_srresnet_then_srgan(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet")
+    start = time.perf_counter()
+    weights = train_srresnet(config, tmp_path / "sr", progress=False)
+    log = read_log(tmp_path / "sr" / "log.jsonl")
+    assert [r["step"] for r in log] == list(range(1, 9))
+    assert {"content", "lr", "images_per_s", "wall_time"} <= set(log[0])
+    assert [r["step"] for r in log if "val_psnr" in r] == [4, 8]
+    model = load_weights(weights, expect=SRResNet, scaling_factor=4)
+    meta = read_metadata(weights)
+    assert meta["content_loss"] == "mse" and json.loads(meta["iterations"]) == 8
+    assert json.loads(meta["config"])["stage"] == "srresnet"
+
+    gan_weights = train_srgan(TrainConfig.preset("ci", "srgan"), tmp_path / "gan",
+                              init=weights, progress=False)
+    assert time.perf_counter() - start < 60
+    gan_log = read_log(tmp_path / "gan" / "log.jsonl")
+    assert {"content", "adversarial", "perceptual", "d_loss", "d_hr", "d_sr"} <= set(gan_log[0])
+    assert gan_log[3]["lr"] == pytest.approx(1e-3) and gan_log[4]["lr"] == pytest.approx(1e-4)
+    assert all(0 < r["d_hr"] < 1 and 0 < r["d_sr"] < 1 for r in gan_log)
+    generator = load_weights(gan_weights, expect=Generator)  # the generator only
+    assert read_metadata(gan_weights)["content_loss"] == "mse"
+    assert not torch.equal(generator.net.conv_block1.conv_block[0].weight,
+                           model.conv_block1.conv_block[0].weight)  # it trained
+
+
+def test_srgan_generator_starts_from_srresnet(tmp_path):
+    torch.manual_seed(3)
+    config = TrainConfig.preset("ci", "srgan", iterations=0)
+    srresnet = SRResNet(n_blocks=config.n_blocks, n_channels=config.n_channels)
+    from srgan_lib.weights import save_weights
+    init = save_weights(srresnet, tmp_path / "init.safetensors")
+    out = train(config, tmp_path / "gan", init=init, progress=False)
+    exported = load_file(out)
+    for k, v in srresnet.state_dict().items():
+        assert torch.equal(exported["net." + k], v), k
+
+
+def test_run_errors(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet")
+    with pytest.raises(SRGANError, match="--init"):
+        train(config.replace(stage="srgan"), tmp_path / "g", progress=False)
+    with pytest.raises(SRGANError, match="no checkpoint"):
+        train(config, tmp_path / "none", resume=True, progress=False)
+    train(config, tmp_path / "a", progress=False)
+    with pytest.raises(SRGANError, match="--resume"):
+        train(config, tmp_path / "a", progress=False)
+    with pytest.raises(SRGANError, match=r"another configuration \(lr"):
+        train(config.replace(lr=0.5), tmp_path / "a", resume=True, progress=False)
+    # More iterations on resume is allowed: the run goes on.
+    train(config.replace(iterations=10), tmp_path / "a", resume=True, progress=False)
+    assert read_log(tmp_path / "a" / "log.jsonl")[-1]["step"] == 10
+    assert load_checkpoint(tmp_path / "a" / "checkpoint.pt")["step"] == 10
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
+    config = TrainConfig.preset("ci", "srresnet")
+    train(config, tmp_path, progress=False)
+    ckpt = tmp_path / "checkpoint.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(b"\x00not a checkpoint" if damage == "garbage" else data[:len(data) // 2])
+    with pytest.raises(SRGANError, match="not a readable checkpoint") as err:
+        train(config.replace(iterations=12), tmp_path, resume=True, progress=False)
+    assert str(ckpt) in str(err.value)
+
+
+# --- exact resume after SIGKILL, and torchrun ---------------------------------------------
+
+TRAIN = ["srgan_lib", "train", "srresnet", "--preset", "ci", "--no-progress",
+         "--val-every", "1000", "--iterations", "300", "--checkpoint-every", "150"]
+
+
+def test_kill_and_resume_gives_identical_weights(tmp_path):
+    straight = cli(*TRAIN, "--out", str(tmp_path / "straight"))
+    assert straight.wait(timeout=300) == 0, straight.stderr.read()
+
+    run = cli(*TRAIN, "--out", str(tmp_path / "killed"))
+    log = tmp_path / "killed" / "log.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill it mid-training, past its checkpoint at step 150
+        if log.exists() and any(json.loads(line)["step"] > 160
+                                for line in log.read_text().splitlines() if line.strip()):
+            break
+        assert run.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.005)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert run.returncode == -signal.SIGKILL
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 150
+    assert not (tmp_path / "killed" / "srresnet.safetensors").exists()
+
+    resumed = cli(*TRAIN, "--out", str(tmp_path / "killed"), "--resume")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    a = load_file(tmp_path / "straight" / "srresnet.safetensors")
+    b = load_file(tmp_path / "killed" / "srresnet.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ"
+    steps = [r["step"] for r in read_log(tmp_path / "killed" / "log.jsonl")]
+    assert steps == list(range(1, 301))  # the killed run's extra records were dropped
+
+
+def test_torchrun_two_cpu_ranks_agree_and_resume(tmp_path):
+    torchrun = ["torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m"]
+    run = cli(*torchrun, *TRAIN[:-6], "--out", str(tmp_path), "--iterations", "6",
+              "--checkpoint-every", "3")
+    assert run.wait(timeout=300) == 0, run.stderr.read()
+    [ranks] = [r for r in read_log(tmp_path / "log.jsonl") if r.get("event") == "ranks"]
+    assert ranks["world_size"] == 2 and len(set(ranks["fingerprints"])) == 1
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 6
+    run = cli(*torchrun, *TRAIN[:-6], "--out", str(tmp_path), "--iterations", "9",
+              "--checkpoint-every", "3", "--resume")
+    assert run.wait(timeout=300) == 0, run.stderr.read()
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 9
+    records = read_log(tmp_path / "log.jsonl")
+    assert [r["step"] for r in records if "step" in r][-1] == 9
