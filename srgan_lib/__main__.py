@@ -58,7 +58,8 @@ def _train(args):
                                    ("device", args.device), ("amp", args.amp),
                                    ("workers", args.workers), ("seed", args.seed),
                                    ("checkpoint_every", args.checkpoint_every),
-                                   ("val_every", args.val_every), ("log_every", args.log_every)]
+                                   ("val_every", args.val_every), ("log_every", args.log_every),
+                                   ("lr_decay_at", args.lr_decay_at)]
                  if v is not None}
     if args.no_channels_last:
         overrides["channels_last"] = False
@@ -111,6 +112,7 @@ def build_parser():
     tr.add_argument("--iterations", type=int)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--lr", type=float)
+    tr.add_argument("--lr-decay-at", type=int, help="step where the lr is divided by 10")
     tr.add_argument("--content-loss", choices=("mse", "vgg22", "vgg54"))
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")

@@ -51,7 +51,7 @@ class TrainConfig:
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
-    amp: str = "auto"  # 'bf16', 'off', or 'auto' (bf16 on a GPU, off on a CPU)
+    amp: str = "auto"  # 'bf16', 'off', or 'auto' (bf16 where the hardware has bf16 math)
     channels_last: bool = True
     compile: bool = False  # torch.compile: faster steps, minutes of warm-up
     workers: int = 2  # DataLoader worker processes
