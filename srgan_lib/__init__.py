@@ -14,9 +14,12 @@ source, so book and code are one truth. Modules, in the order the book meets the
 * ``config``, ``checkpoint``, ``train`` - the training engine (presets, exact resume, torchrun)
 * ``files``   - atomic writes
 * ``upscale``  - a PIL image in, a super-resolved PIL image out
+* ``book``    - what the chapters use: set-up, ``show`` (the library's source), figures
 * ``evaluate`` - the paper-protocol evaluation table
 """
 
+from .book import count_parameters, setup, show, show_images
+from .data import EvalDataset, TrainDataset, demo_image
 from .errors import SRGANError
 from .images import (FORMATS, convert_image, crop_to_multiple, downscale, load_image,
                      save_image, upscale_bicubic)
@@ -27,7 +30,8 @@ from .vgg import TruncatedVGG19, vgg19_layer_table
 
 __version__ = "0.1.0"
 
-__all__ = ["SRGANError", "FORMATS", "convert_image", "crop_to_multiple", "downscale",
+__all__ = ["setup", "show", "show_images", "count_parameters", "EvalDataset", "TrainDataset",
+           "demo_image", "SRGANError", "FORMATS", "convert_image", "crop_to_multiple", "downscale",
            "load_image", "save_image", "upscale_bicubic", "psnr", "ssim", "y_channel",
            "ConvolutionalBlock", "Discriminator", "Generator", "ResidualBlock", "SRResNet",
            "SubPixelConvolutionalBlock", "TruncatedVGG19", "vgg19_layer_table"]

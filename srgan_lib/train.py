@@ -57,8 +57,8 @@ from .sources import find_dataset, list_images
 from .upscale import super_resolve
 from .weights import load_weights, save_weights, unwrap
 
-__all__ = ["split_validation", "CropStream", "StepBatches", "train", "train_srresnet",
-           "train_srgan", "read_log"]
+__all__ = ["split_validation", "CropStream", "StepBatches", "srresnet_step", "srgan_step",
+           "train", "train_srresnet", "train_srgan", "read_log"]
 
 # Fields that may change when a run is resumed: they do not change what is computed.
 _RESUMABLE = {"iterations", "workers", "device", "log_every", "val_every",
@@ -343,9 +343,9 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
         for lr_imgs, hr_imgs in loader:
             lr_imgs, hr_imgs = to_device(lr_imgs), to_device(hr_imgs)
             if discriminator is None:
-                record = _srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx)
+                record = srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx)
             else:
-                record = _srgan_step(generator, discriminator, content, optimizers, lr_imgs,
+                record = srgan_step(generator, discriminator, content, optimizers, lr_imgs,
                                      hr_imgs, ctx, config.beta)
             lr = optimizers["generator"].param_groups[0]["lr"]  # the lr this step used
             for s in schedulers.values():
@@ -392,9 +392,24 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
     return weights
 
 
-def _srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx):
-    """One SRResNet step: content loss (pixel MSE) on the SR batch, one Adam step."""
-    with ctx.autocast():  # under autocast, convolutions run in bf16 and the MSE in fp32
+def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
+    """One SRResNet step: the content loss of the SR batch, one Adam step of the generator.
+
+    Args:
+        generator (nn.Module): SRResNet (imagenet-norm in, [-1, 1] out).
+        content (nn.Module): the content loss, ``content(sr, hr)``.
+        optimizers (dict): ``{"generator": optimizer}``.
+        lr_imgs (Tensor): (N, 3, h, w) in imagenet-norm.
+        hr_imgs (Tensor): (N, 3, h*s, w*s) in [-1, 1].
+        ctx: the engine's run context (autocast); ``None`` runs in full precision.
+
+    Returns:
+        dict[str, Tensor]: ``content``, the loss before the step.
+
+    Explained in: book/05_perceptual_loss.ipynb
+    """
+    autocast = ctx.autocast() if ctx is not None else contextlib.nullcontext()
+    with autocast:  # under autocast, convolutions run in bf16 and the MSE in fp32
         sr = generator(lr_imgs)  # (N, 3, H, W) in [-1, 1]
         loss = content(sr, hr_imgs)
     optimizers["generator"].zero_grad(set_to_none=True)
@@ -403,12 +418,33 @@ def _srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx):
     return {"content": loss.detach()}
 
 
-def _srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, ctx, beta):
-    """One SRGAN step: the discriminator's update, then the generator's with D frozen."""
+def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, ctx=None,
+               beta=1e-3):
+    """One SRGAN step: the discriminator's update, then the generator's with D frozen.
+
+    Args:
+        generator (nn.Module): the Generator (imagenet-norm in, [-1, 1] out).
+        discriminator (nn.Module): the Discriminator (imagenet-norm in, logits out).
+        content (nn.Module): the content loss, ``content(sr, hr)``.
+        optimizers (dict): ``{"generator": ..., "discriminator": ...}``.
+        lr_imgs (Tensor): (N, 3, h, w) in imagenet-norm.
+        hr_imgs (Tensor): (N, 3, h*s, w*s) in [-1, 1].
+        ctx: the engine's run context (autocast); ``None`` runs in full precision.
+        beta (float): weight of the adversarial loss (the paper's 1e-3).
+
+    Returns:
+        dict[str, Tensor]: ``d_loss``, ``content``, ``adversarial``, ``perceptual``, and the
+        discriminator's mean belief ``d_hr`` = D(HR) and ``d_sr`` = D(G(LR)) in [0, 1].
+
+    Explained in: book/05_perceptual_loss.ipynb
+    """
     def d_input(imgs):  # D sees imagenet-norm, like VGG
         return convert_image(imgs, "[-1, 1]", "imagenet-norm")
 
-    with ctx.autocast():
+    def autocast():
+        return ctx.autocast() if ctx is not None else contextlib.nullcontext()
+
+    with autocast():
         sr = generator(lr_imgs)
         # 1. Discriminator: HR -> real (1), SR -> fake (0). SR is detached: this step must
         # not move the generator. Real and fake go through D as one batch (DDP allows one
@@ -424,7 +460,7 @@ def _srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs,
     # The plain module is called (not the DDP wrapper): D's parameters take no gradient here.
     plain_d = unwrap(discriminator)
     plain_d.requires_grad_(False)
-    with ctx.autocast():
+    with autocast():
         adv_logits = plain_d(d_input(sr)).float()
         c_loss = content(sr, hr_imgs).float()
     a_loss = generator_adversarial_loss(adv_logits)

@@ -1,0 +1,117 @@
+"""Helpers the book's chapters use: set-up, showing the library's source, and figures.
+
+``show`` is how the book and the library stay one truth. A chapter never re-types a class
+of ``srgan_lib``: it shows the library's own source, as a Markdown code fence, and then
+uses it. nbval compares ``text/markdown`` outputs exactly, so a change to the library that
+a chapter was not re-run for fails ``pytest --nbval book/``.
+"""
+
+import inspect
+import os
+import random
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = ["PROFILES", "profile", "setup", "show", "count_parameters", "show_images"]
+
+PROFILES = ("ci", "full")
+
+
+def profile():
+    """The book's profile: ``SRGAN_PROFILE`` if set, else ``'full'`` on a GPU, ``'ci'`` on a CPU.
+
+    ``ci`` is the small configuration CI executes (seconds on a CPU); ``full`` is the real
+    one (the paper's settings, for a GPU).
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    name = os.environ.get("SRGAN_PROFILE") or ("full" if torch.cuda.is_available() else "ci")
+    if name not in PROFILES:
+        raise ValueError(f"SRGAN_PROFILE must be one of {PROFILES}, got {name!r}")
+    return name
+
+
+def setup(seed=0):
+    """Prepare a chapter: fixed seeds, PNG figures, and a line saying where it runs.
+
+    Args:
+        seed (int): seed of Python's, NumPy's and torch's generators.
+
+    Returns:
+        str: the profile (``'ci'`` or ``'full'``).
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    try:  # PNG, not SVG: nbval compares SVG byte for byte, and PNG renders everywhere
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("png")
+    except ImportError:  # outside IPython there is nothing to configure
+        pass
+    warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+    name = profile()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"profile: {name} (SRGAN_PROFILE=ci|full) | device: {device} | "
+          f"torch {torch.__version__}")
+    return name
+
+
+def show(obj):
+    """The source of a library object as a Markdown code fence, for a chapter to display.
+
+    Args:
+        obj: a class, function or module of ``srgan_lib``.
+
+    Returns:
+        IPython.display.Markdown: the fenced source (``text/markdown``, compared by nbval).
+
+    Explained in: book/04_building_modules.ipynb
+    """
+    from IPython.display import Markdown
+
+    return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
+
+
+def count_parameters(model):
+    """The number of trainable parameters of a model.
+
+    Explained in: book/04_building_modules.ipynb
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def show_images(images, titles=None, size=3.0, columns=None):
+    """A row (or grid) of images with titles, axes off: the book's one figure helper.
+
+    Args:
+        images (list[PIL.Image | numpy.ndarray]): the images.
+        titles (list[str] | None): one title per image.
+        size (float): inches per image.
+        columns (int | None): images per row (all in one row if ``None``).
+
+    Returns:
+        matplotlib.figure.Figure: the figure (a notebook displays it).
+
+    Explained in: book/01_sr_problem.ipynb
+    """
+    import matplotlib.pyplot as plt
+
+    columns = columns or len(images)
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, img in enumerate(images):
+        ax = axes.flat[i]
+        ax.imshow(np.asarray(img), cmap="gray" if np.asarray(img).ndim == 2 else None,
+                  interpolation="nearest")  # nearest: show the pixels as they are
+        if titles:
+            ax.set_title(titles[i], fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)  # returned, not also drawn twice by the inline backend
+    return fig
