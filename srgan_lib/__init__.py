@@ -18,6 +18,7 @@ source, so book and code are one truth. Modules, in the order the book meets the
 * ``evaluate`` - the paper-protocol evaluation table
 """
 
+from . import content, losses, sources, train, weights
 from .book import count_parameters, setup, show, show_images
 from .data import EvalDataset, TrainDataset, demo_image
 from .errors import SRGANError
@@ -30,7 +31,8 @@ from .vgg import TruncatedVGG19, vgg19_layer_table
 
 __version__ = "0.1.0"
 
-__all__ = ["setup", "show", "show_images", "count_parameters", "EvalDataset", "TrainDataset",
+__all__ = ["content", "losses", "sources", "train", "weights",
+           "setup", "show", "show_images", "count_parameters", "EvalDataset", "TrainDataset",
            "demo_image", "SRGANError", "FORMATS", "convert_image", "crop_to_multiple", "downscale",
            "load_image", "save_image", "upscale_bicubic", "psnr", "ssim", "y_channel",
            "ConvolutionalBlock", "Discriminator", "Generator", "ResidualBlock", "SRResNet",

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from skimage import data as skimage_data
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .errors import SRGANError
 from .images import convert_image, crop_to_multiple, downscale, load_image

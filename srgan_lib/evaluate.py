@@ -7,7 +7,7 @@ on the Y channel with a border of ``scale`` pixels removed. The numbers of Ledig
 (Table 2, x4) are kept here so every table is printed next to them.
 """
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import EvalDataset
 from .images import upscale_bicubic

@@ -43,7 +43,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data import TrainDataset
@@ -447,10 +447,11 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
     with autocast():
         sr = generator(lr_imgs)
         # 1. Discriminator: HR -> real (1), SR -> fake (0). SR is detached: this step must
-        # not move the generator. Real and fake go through D as one batch (DDP allows one
-        # forward per backward), so D's batch norm normalises over both halves together.
-        logits = discriminator(torch.cat([d_input(hr_imgs), d_input(sr.detach())])).float()
-    hr_logits, sr_logits = logits.chunk(2)
+        # not move the generator. Real and fake go through D as separate batches, so D's
+        # batch norm sees an all-fake batch here exactly as it does in G's step below (as
+        # in the reference tutorial); one backward covers both forwards.
+        hr_logits = discriminator(d_input(hr_imgs)).float()
+        sr_logits = discriminator(d_input(sr.detach())).float()
     d_loss = discriminator_loss(hr_logits, sr_logits)
     optimizers["discriminator"].zero_grad(set_to_none=True)
     d_loss.backward()

@@ -15,7 +15,7 @@ __all__ = ["default_device", "super_resolve"]
 def default_device():
     """``'cuda'`` when a GPU is visible, else ``'cpu'``.
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/07_evaluation.ipynb
     """
     return "cuda" if torch.cuda.is_available() else "cpu"
 

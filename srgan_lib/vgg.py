@@ -5,11 +5,15 @@ convolution (after activation) before the i-th maxpooling layer" of VGG19 (Simon
 Zisserman 2015). The SRGAN of the paper uses phi_{5,4} ("VGG54"); "VGG22" is phi_{2,2}.
 
 Weights come from torchvision's weights API (ImageNet, ``IMAGENET1K_V1``): from the torch
-hub cache when the file is there, downloaded otherwise. Only the convolutional part is
+hub cache when the file is there, downloaded otherwise. The environment variable
+``SRGAN_VGG_WEIGHTS=off`` makes them unavailable on purpose: the book's stored outputs come
+from a machine without them, and ``pytest --nbval`` sets it so that a machine that has them
+reproduces those outputs too. Only the convolutional part is
 built and loaded; the 120 M-parameter classifier is never materialised. The attribute
 name ``truncated_vgg19`` and its indices match the reference tutorial's state_dict.
 """
 
+import os
 from pathlib import Path
 from urllib.error import URLError
 
@@ -75,6 +79,9 @@ def _imagenet_features_state_dict(weights):
         raise ValueError(f"weights must be None, 'IMAGENET1K_V1', 'DEFAULT' or a "
                          f"torchvision VGG19_Weights, got {weights!r}") from None
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if os.environ.get("SRGAN_VGG_WEIGHTS") == "off":
+        raise SRGANError("ImageNet VGG19 weights are switched off (SRGAN_VGG_WEIGHTS=off, as "
+                         "when the book's stored outputs are checked); unset it to use them")
     try:
         state = weights.get_state_dict(progress=True, check_hash=True)
     except (URLError, OSError, RuntimeError) as err:

@@ -218,3 +218,36 @@ def test_torchrun_two_cpu_ranks_agree_and_resume(tmp_path):
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 9
     records = read_log(tmp_path / "log.jsonl")
     assert [r["step"] for r in records if "step" in r][-1] == 9
+    # The SRGAN stage too: two discriminator forwards per backward under DDP.
+    gan = tmp_path / "gan"
+    run = cli(*torchrun, "srgan_lib", "train", "srgan", "--preset", "ci", "--no-progress",
+              "--out", str(gan), "--iterations", "4", "--init",
+              str(tmp_path / "srresnet.safetensors"))
+    assert run.wait(timeout=300) == 0, run.stderr.read()
+    [ranks] = [r for r in read_log(gan / "log.jsonl") if r.get("event") == "ranks"]
+    assert len(set(ranks["fingerprints"])) == 1
+
+
+def test_srgan_step_scores_fakes_alike_in_both_updates():
+    # D's batch norm must see the same kind of batch in D's update and in G's: with D's
+    # learning rate at 0 (D unchanged) the generator's adversarial loss is then exactly
+    # -log of the D(SR) the discriminator's update measured.
+    from srgan_lib.losses import PixelContentLoss
+    from srgan_lib.models import Discriminator
+    from srgan_lib.train import srgan_step
+
+    torch.manual_seed(0)
+    generator = Generator(n_blocks=1, n_channels=8).train()
+    discriminator = Discriminator(n_blocks=4, fc_size=16).train()
+    optimizers = {"generator": torch.optim.Adam(generator.parameters(), lr=1e-4),
+                  "discriminator": torch.optim.Adam(discriminator.parameters(), lr=0.0)}
+    lr_imgs, hr_imgs = torch.randn(1, 3, 8, 8), torch.rand(1, 3, 32, 32) * 2 - 1
+    before = [p.clone() for p in discriminator.parameters()]
+    record = srgan_step(generator, discriminator, PixelContentLoss(), optimizers,
+                        lr_imgs, hr_imgs)
+    assert all(torch.equal(a, b) for a, b in zip(before, discriminator.parameters(),
+                                                 strict=True))
+    assert record["adversarial"].item() == pytest.approx(-torch.log(record["d_sr"]).item(),
+                                                         rel=1e-5)
+    assert record["perceptual"].item() == pytest.approx(
+        record["content"].item() + 1e-3 * record["adversarial"].item(), rel=1e-6)

@@ -93,3 +93,10 @@ def test_imagenet_weights_are_read_from_the_hub_cache(tmp_path):
     assert vgg.pretrained
     assert torch.equal(vgg.truncated_vgg19[7].weight, state["features.7.weight"])
     assert len(vgg.truncated_vgg19) == 9
+
+
+def test_imagenet_weights_can_be_switched_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("SRGAN_VGG_WEIGHTS", "off")
+    with pytest.raises(SRGANError, match="SRGAN_VGG_WEIGHTS=off"):
+        TruncatedVGG19(2, 2)
+    assert TruncatedVGG19(2, 2, weights=None) is not None  # a random VGG is unaffected

@@ -1,0 +1,132 @@
+"""The book: its helpers, and the rules that keep chapters and library one truth."""
+
+import importlib
+import inspect
+import json
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import srgan_lib
+from srgan_lib.book import count_parameters, profile, setup, show, show_images
+from srgan_lib.data import demo_image
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+CHAPTERS = [ROOT / f"{c['file']}.ipynb" for part in TOC["parts"] for c in part["chapters"]
+            if (ROOT / f"{c['file']}.ipynb").exists() or c["file"][5:7].isdigit()]
+
+
+def cells(path, kind=None):
+    nb = json.loads(path.read_text())
+    return [c for c in nb["cells"] if kind is None or c["cell_type"] == kind]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def test_profile_follows_the_switch(monkeypatch):
+    monkeypatch.setenv("SRGAN_PROFILE", "full")
+    assert profile() == "full"
+    monkeypatch.setenv("SRGAN_PROFILE", "ci")
+    assert profile() == "ci"
+    monkeypatch.delenv("SRGAN_PROFILE")
+    assert profile() == ("full" if torch.cuda.is_available() else "ci")
+    monkeypatch.setenv("SRGAN_PROFILE", "fast")
+    with pytest.raises(ValueError, match="SRGAN_PROFILE"):
+        profile()
+
+
+def test_setup_seeds_and_reports(monkeypatch, capsys):
+    monkeypatch.setenv("SRGAN_PROFILE", "ci")
+    assert setup(seed=3) == "ci"
+    a = torch.rand(2)
+    setup(seed=3)
+    assert torch.equal(a, torch.rand(2))
+    assert "profile: ci" in capsys.readouterr().out
+
+
+def test_show_is_the_library_source_as_markdown():
+    shown = show(srgan_lib.psnr)
+    assert shown.data.startswith("```python\ndef psnr(")
+    assert shown.data.endswith("```")
+    assert inspect.getsource(srgan_lib.psnr).strip() in shown.data
+
+
+def test_count_parameters_and_show_images():
+    assert count_parameters(torch.nn.Linear(3, 2)) == 8
+    frozen = torch.nn.Linear(3, 2).requires_grad_(False)
+    assert count_parameters(frozen) == 0
+    fig = show_images([demo_image("coffee")] * 3, ["a", "b", "c"], columns=2)
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "a"
+
+
+# --- the chapters -----------------------------------------------------------------------------
+
+def test_toc_chapters_exist_and_are_numbered_in_reading_order():
+    assert CHAPTERS, "no chapters in _toc.yml"
+    names = [p.name for p in CHAPTERS]
+    assert all(p.exists() for p in CHAPTERS), names
+    assert names == sorted(names)
+    listed = {p.name for p in CHAPTERS}
+    on_disk = {p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")}
+    assert on_disk == listed, "every chapter on disk is in the table of contents"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_structure(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert path.stat().st_size < 2_000_000
+    md = [source(c) for c in cells(path, "markdown")]
+    code = cells(path, "code")
+    assert md[0].startswith("# ") and sum(line.startswith("# ") for m in md
+                                          for line in m.splitlines()) == 1
+    assert "What you will learn" in md[0]
+    colab = (f"https://colab.research.google.com/github/{CONFIG['repository']['url'][19:]}"
+             f"/blob/{CONFIG['repository']['branch']}/book/{path.name}")
+    assert colab in md[0], "the Colab link points at this notebook"
+    headings = [line for m in md for line in m.splitlines() if line.startswith("## ")]
+    assert headings[-2:] == ["## Summary", "## Exercises"]
+    # Committed from a clean run: execution counts 1, 2, 3, ... and no errors.
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_setup_cell_installs_from_the_configured_repository(path):
+    setup_cell = next(c for c in cells(path, "code") if "sl.setup(" in source(c))
+    assert f'REPO = "{CONFIG["repository"]["url"]}"' in source(setup_cell)
+    assert "nbval-ignore-output" in setup_cell["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_chapter_retypes_the_library(path):
+    for cell in cells(path, "code"):
+        text = source(cell)
+        assert not re.search(r"^class \w+\((nn\.|torch\.nn\.)?Module\)", text, re.M), \
+            f"{path.name} defines a network; it belongs in srgan_lib"
+        assert "IPython.display.Code" not in text  # Markdown fences are what nbval compares
+
+
+def test_library_objects_point_to_chapters_that_use_them():
+    # d2l's "Defined in", the other way round: a public object's docstring names the
+    # chapter that explains it; once that chapter exists, it must mention the object.
+    missing = []
+    chapters = {p.name: p.read_text() for p in CHAPTERS}
+    for info in pkgutil.iter_modules(srgan_lib.__path__):
+        module = importlib.import_module(f"srgan_lib.{info.name}")
+        for name in getattr(module, "__all__", []):
+            doc = inspect.getdoc(getattr(module, name)) or ""
+            match = re.search(r"Explained in: book/(\d\d_\w+\.ipynb)", doc)
+            if match and match.group(1) in chapters and name not in chapters[match.group(1)]:
+                missing.append(f"{info.name}.{name} -> {match.group(1)}")
+    assert not missing, missing
