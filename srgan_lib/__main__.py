@@ -1,6 +1,9 @@
-"""The command line: ``python -m srgan_lib train|evaluate ...`` (``upscale`` joins later).
+"""The command line: ``python -m srgan_lib upscale|evaluate|train ...``.
 
 Examples::
+
+    python -m srgan_lib upscale photo.jpg -o photo_x4.png          # the shipped SRGAN
+    python -m srgan_lib upscale a.png b.png -o out/ --model srresnet
 
     python -m srgan_lib train srresnet --preset cpu --out runs/srresnet
     python -m srgan_lib train srgan --preset cpu --out runs/srgan \\
@@ -26,9 +29,9 @@ __all__ = ["main"]
 
 
 def _evaluate(args):
-    from .evaluate import PROTOCOL, evaluate, format_table, model_scale
+    from .evaluate import PROTOCOL, evaluate, format_table
     from .models import Generator, SRResNet
-    from .upscale import default_device
+    from .upscale import default_device, model_scale
     from .weights import load_weights
 
     if args.model == "bicubic":
@@ -47,6 +50,16 @@ def _evaluate(args):
     else:
         print(format_table(rows, f"{label} x{scale}"))
         print(f"\nProtocol: {protocol}. Paper: Ledig et al. 2017, Table 2.")
+
+
+def _upscale(args):
+    from .upscale import upscale_files
+
+    for source, target, (w, h), scale in upscale_files(
+            args.inputs, args.output, model=args.model, tile=args.tile, overlap=args.overlap,
+            scale=args.scale, device=args.device, bf16=args.bf16, force=args.force,
+            allow_large=args.allow_large, progress=not args.no_progress):
+        print(f"{source} -> {target} ({w}x{h} -> {w * scale}x{h * scale})")
 
 
 def _train(args):
@@ -99,6 +112,31 @@ def build_parser():
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.set_defaults(run=_evaluate)
+
+    up = commands.add_parser("upscale", help="super-resolve image files",
+                             description="Upscale images with the shipped SRGAN (default), "
+                             "the shipped SRResNet, bicubic, or a weights file. Tiled, so "
+                             "memory stays flat for any image size; the output format follows "
+                             "the extension of -o.")
+    up.add_argument("inputs", nargs="+", metavar="IN", help="image files")
+    up.add_argument("-o", "--output", required=True,
+                    help="output file (one input) or folder (several: IN_x4.png each)")
+    up.add_argument("--model", default="srgan",
+                    help="srgan | srresnet | bicubic | PATH.safetensors (default: srgan)")
+    up.add_argument("--tile", type=int, default=192, help="tile side in LR pixels (192)")
+    up.add_argument("--overlap", type=int, default=None,
+                    help="context around each tile in LR pixels (default: the model's "
+                    "receptive radius, which makes tiling exact)")
+    up.add_argument("--scale", type=int, default=None, choices=(2, 4, 8),
+                    help="the factor: bicubic's (default 4); for a model, the one its weights "
+                    "must have (default: whatever they have)")
+    up.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
+    up.add_argument("--bf16", action="store_true", help="bf16 autocast (for GPUs)")
+    up.add_argument("--force", action="store_true", help="replace existing output files")
+    up.add_argument("--allow-large", action="store_true",
+                    help="lift Pillow's decompression-bomb limit for trusted huge images")
+    up.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    up.set_defaults(run=_upscale)
 
     tr = commands.add_parser("train", help="train SRResNet (stage 1) or SRGAN (stage 2)",
                              description="Train one stage; writes OUT/checkpoint.pt, "

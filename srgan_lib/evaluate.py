@@ -12,9 +12,9 @@ from tqdm import tqdm
 from .data import EvalDataset
 from .images import upscale_bicubic
 from .metrics import psnr, ssim
-from .upscale import super_resolve
+from .upscale import model_scale, super_resolve
 
-__all__ = ["PAPER_TABLE2", "PROTOCOL", "model_scale", "evaluate", "format_table"]
+__all__ = ["PAPER_TABLE2", "PROTOCOL", "evaluate", "format_table"]
 
 # Ledig et al. 2017, Table 2 (x4): (PSNR dB, SSIM) per method and set.
 PAPER_TABLE2 = {
@@ -32,15 +32,6 @@ def _paper_method(model):
     if model == "bicubic":
         return "Bicubic"
     return {"SRResNet": "SRResNet", "Generator": "SRGAN"}.get(type(model).__name__)
-
-
-def model_scale(model):
-    """The upscaling factor of an ``SRResNet`` or ``Generator``: 2 per sub-pixel block.
-
-    Explained in: book/07_evaluation.ipynb
-    """
-    srresnet = getattr(model, "net", model)  # a Generator wraps its SRResNet as .net
-    return 2 ** len(srresnet.subpixel_convolutional_blocks)
 
 
 def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True):

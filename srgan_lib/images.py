@@ -21,6 +21,7 @@ Conversions go through ``[0, 1]``; converting to ``'pil'`` clamps and rounds, so
 out-of-range network output never wraps around (the classic cause of speckled pixels).
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from .errors import SRGANError
 from .files import atomic_write
 
 __all__ = ["FORMATS", "IMAGENET_MEAN", "IMAGENET_STD", "convert_image", "load_image",
-           "save_image", "crop_to_multiple", "downscale", "upscale_bicubic"]
+           "check_output", "save_image", "crop_to_multiple", "downscale", "upscale_bicubic"]
 
 FORMATS = ("pil", "[0, 255]", "[0, 1]", "[-1, 1]", "imagenet-norm", "y-channel")
 
@@ -148,19 +149,22 @@ def _open_checked(path, allow_large):
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def load_image(path, allow_large=False):
+def load_image(path, allow_large=False, keep_alpha=False):
     """Read an image file as an 8-bit RGB ``PIL.Image``, whatever it was stored as.
 
     Handles what people's images really are: EXIF-rotated camera JPEGs (turned upright),
-    palette and greyscale images (expanded to RGB), RGBA (alpha dropped: the networks see
-    colour only) and 16-bit images (scaled to 8 bits, not clipped).
+    palette and greyscale images (expanded to RGB), transparency (dropped: the networks see
+    colour only, unless ``keep_alpha``) and 16-bit images (scaled to 8 bits, not clipped).
 
     Args:
         path (str | Path): the image file.
         allow_large (bool): lift Pillow's decompression-bomb guard, for trusted huge images.
+        keep_alpha (bool): return ``'RGBA'`` for images with transparency (RGBA, LA, or a
+            palette with a transparent colour), so a caller can treat alpha separately.
 
     Returns:
-        PIL.Image: mode ``'RGB'``, fully decoded (the file is closed).
+        PIL.Image: mode ``'RGB'`` (or ``'RGBA'``, see ``keep_alpha``), fully decoded (the
+        file is closed).
 
     Raises:
         SRGANError: the file is missing, a directory, not an image, truncated or corrupt,
@@ -175,8 +179,40 @@ def load_image(path, allow_large=False):
             array = np.asarray(img, dtype=np.float64) * (255.0 / 65535.0)
             img = Image.fromarray(np.clip(array.round(), 0, 255).astype(np.uint8), mode="L")
         elif img.mode == "P":
-            img = img.convert("RGBA")  # a palette may carry transparency; resolve it first
-        return img.convert("RGB")
+            # A palette may mark one colour transparent; resolve it before dropping it.
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+        return img.convert("RGBA" if keep_alpha and has_alpha else "RGB")
+
+
+def check_output(path, overwrite=False):
+    """Check, before any work is done, that an image can be written to ``path``.
+
+    Args:
+        path (str | Path): the output file.
+        overwrite (bool): whether an existing file may be replaced.
+
+    Returns:
+        str: Pillow's format name for the extension (``'PNG'``, ``'JPEG'``, ...).
+
+    Raises:
+        SRGANError: ``path`` exists and ``overwrite`` is false, the extension is unknown,
+            or the folder is missing or not writable.
+
+    Explained in: book/08_comparison.ipynb
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise SRGANError(f"{path}: already exists; choose another name or allow overwriting "
+                         "(--force on the command line)")
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise SRGANError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        why = "no such folder" if not folder.is_dir() else "permission denied"
+        raise SRGANError(f"{path}: cannot write to {folder} ({why}); choose a writable folder")
+    return fmt
 
 
 def save_image(img, path, overwrite=False):
@@ -197,13 +233,7 @@ def save_image(img, path, overwrite=False):
 
     Explained in: book/08_comparison.ipynb
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise SRGANError(f"{path}: already exists; choose another name or allow overwriting "
-                         "(--force on the command line)")
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise SRGANError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    fmt = check_output(path, overwrite)
     try:
         with atomic_write(path) as f:
             img.save(f, format=fmt)

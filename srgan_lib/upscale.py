@@ -1,15 +1,36 @@
-"""Super-resolve a PIL image with a generator: the one path from pixels to pixels.
+"""Super-resolve images: whole or in tiles, with memory that stays flat whatever their size.
 
-Evaluation, the comparison chapter and the ``upscale`` command all call ``super_resolve``,
-so the conversions around the network (``imagenet-norm`` in, ``[-1, 1]`` out, clamped and
-rounded to 8 bits) are written once.
+Evaluation, the comparison chapter and the ``upscale`` command all go through
+``super_resolve``, so the conversions around the network (``imagenet-norm`` in, ``[-1, 1]``
+out, clamped and rounded to 8 bits) are written once.
+
+Why tiles, and why they leave no seams: a convolutional network's output pixel depends only
+on the LR pixels within its receptive field (for SRResNet x4, 40 LR pixels on each side;
+``receptive_radius`` computes it from the layers). So the image is cut into tiles, each
+tile is run with ``overlap`` pixels of its neighbours as context, and only the tile's own
+part of the output is kept. With ``overlap`` at least the receptive radius (the default),
+every kept pixel saw exactly what it would have seen in the whole image: the result equals
+whole-image inference up to float rounding, and there is no seam to hide. Memory is one
+tile's activations plus the 8-bit output, whatever the image size.
 """
 
+import math
+from pathlib import Path
+
+import numpy as np
 import torch
+from PIL import Image
+from tqdm import tqdm
 
-from .images import convert_image
+from .errors import SRGANError
+from .images import check_output, convert_image, load_image, save_image, upscale_bicubic
 
-__all__ = ["default_device", "super_resolve"]
+__all__ = ["SHIPPED", "default_device", "model_scale", "receptive_radius", "super_resolve",
+           "upscale_image", "resolve_model", "upscale_files"]
+
+# The weights shipped in the repository's data/ folder, by name.
+_DATA = Path(__file__).resolve().parent.parent / "data"
+SHIPPED = {"srgan": _DATA / "srgan_x4.safetensors", "srresnet": _DATA / "srresnet_x4.safetensors"}
 
 
 def default_device():
@@ -20,23 +41,198 @@ def default_device():
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def model_scale(model):
+    """The upscaling factor of an ``SRResNet`` or ``Generator``: 2 per sub-pixel block.
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    srresnet = getattr(model, "net", model)  # a Generator wraps its SRResNet as .net
+    return 2 ** len(srresnet.subpixel_convolutional_blocks)
+
+
+def receptive_radius(model):
+    """How many LR pixels on each side one output pixel of the network depends on.
+
+    Every convolution with a k x k kernel widens the field by k // 2 pixels of the size it
+    runs at; layers after an upsampler run on a larger grid, so they widen it by less, in
+    LR pixels.
+
+    Explained in: book/04_building_modules.ipynb
+    """
+    net = getattr(model, "net", model)
+    large = net.conv_block1.conv_block[0].kernel_size[0] // 2
+    small = net.conv_block2.conv_block[0].kernel_size[0] // 2
+    # At LR size: the first conv, two convs per residual block, and conv_block2.
+    radius = large + small * (2 * len(net.residual_blocks) + 1)
+    size = 1  # how many output pixels one LR pixel has become so far
+    for _ in net.subpixel_convolutional_blocks:  # each conv runs, then the size doubles
+        radius += small / size
+        size *= 2
+    radius += large / size  # the last conv runs at HR size
+    return math.ceil(radius)
+
+
 @torch.inference_mode()
-def super_resolve(model, lr, device=None):
-    """Upscale a whole LR image with an ``SRResNet`` or ``Generator``.
+def super_resolve(model, lr, device=None, tile=None, overlap=None, bf16=False,
+                  progress=False):
+    """Upscale an LR image with an ``SRResNet`` or ``Generator``, whole or in tiles.
 
     Args:
         model (nn.Module): takes (N, 3, h, w) ``imagenet-norm``, returns ``[-1, 1]``.
         lr (PIL.Image): the LR image (RGB).
         device (str | torch.device | None): where to run; the model's device if ``None``.
+        tile (int | None): side of the square tiles, in LR pixels; ``None``: the whole
+            image at once.
+        overlap (int | None): LR pixels of context around each tile; ``None``: the
+            model's receptive radius, which makes tiling exact.
+        bf16 (bool): run under bf16 autocast (faster on GPUs; slightly different pixels).
+        progress (bool): a progress bar over the tiles.
 
     Returns:
-        PIL.Image: the SR image, ``scaling_factor`` times larger, 8-bit RGB.
+        PIL.Image: the SR image, ``model_scale(model)`` times larger, 8-bit RGB.
 
     Explained in: book/07_evaluation.ipynb
     """
     if device is None:
         device = next(model.parameters()).device
-    model = model.to(device).eval()
-    x = convert_image(lr, "pil", "imagenet-norm").unsqueeze(0).to(device)  # (1, 3, h, w)
-    sr = model(x)[0].float()  # (3, h*s, w*s) in [-1, 1]
-    return convert_image(sr, "[-1, 1]", "pil")
+    device = torch.device(device)
+    model = model.to(device, memory_format=torch.channels_last).eval()
+    s = model_scale(model)
+    w, h = lr.size
+    tile = tile or max(w, h)
+    overlap = receptive_radius(model) if overlap is None else overlap
+    out = np.empty((h * s, w * s, 3), dtype=np.uint8)
+    boxes = [(x, y, min(x + tile, w), min(y + tile, h))
+             for y in range(0, h, tile) for x in range(0, w, tile)]
+    for x0, y0, x1, y1 in tqdm(boxes, desc="tiles", unit="tile", leave=False,
+                               disable=not progress or len(boxes) == 1):
+        cx0, cy0 = max(0, x0 - overlap), max(0, y0 - overlap)  # the tile with its context
+        cx1, cy1 = min(w, x1 + overlap), min(h, y1 + overlap)
+        x = convert_image(lr.crop((cx0, cy0, cx1, cy1)), "pil", "imagenet-norm")
+        x = x.unsqueeze(0).to(device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            sr = model(x)[0].float()  # (3, (cy1 - cy0) * s, (cx1 - cx0) * s) in [-1, 1]
+        sr = sr[:, (y0 - cy0) * s:(y1 - cy0) * s, (x0 - cx0) * s:(x1 - cx0) * s]
+        out[y0 * s:y1 * s, x0 * s:x1 * s] = np.asarray(convert_image(sr, "[-1, 1]", "pil"))
+    return Image.fromarray(out)
+
+
+def upscale_image(model, img, **kwargs):
+    """Upscale any image as people have them: RGB, or RGBA with its alpha kept.
+
+    The colour channels go through the model (``super_resolve``, tiled as asked); an alpha
+    channel is not a photograph, so it is upscaled separately with bicubic.
+
+    Args:
+        model (nn.Module | str): an ``SRResNet`` / ``Generator``, or ``'bicubic'``.
+        img (PIL.Image): ``'RGB'`` or ``'RGBA'`` (as ``load_image(..., keep_alpha=True)``
+            returns).
+        **kwargs: passed to ``super_resolve`` (``device``, ``tile``, ``overlap``, ``bf16``,
+            ``progress``); a bicubic ``model`` takes ``scale`` instead (default 4).
+
+    Returns:
+        PIL.Image: the upscaled image, same mode as ``img``.
+
+    Explained in: book/08_comparison.ipynb
+    """
+    rgb = img.convert("RGB")
+    if model == "bicubic":
+        scale = kwargs.get("scale", 4)
+        out = upscale_bicubic(rgb, scale)
+    else:
+        kwargs.pop("scale", None)
+        scale = model_scale(model)
+        out = super_resolve(model, rgb, **kwargs)
+    if img.mode == "RGBA":
+        out.putalpha(upscale_bicubic(img.getchannel("A"), scale))
+    return out
+
+
+def resolve_model(spec, device="cpu", scaling_factor=None):
+    """A model from a command-line name: ``'srgan'``, ``'srresnet'`` (the shipped weights),
+    ``'bicubic'``, or the path of a ``.safetensors`` file.
+
+    Args:
+        spec (str): the name or path.
+        device (str): where to load the weights.
+        scaling_factor (int | None): the scale the weights must have (any if ``None``).
+
+    Returns:
+        nn.Module | str: the model in eval mode on ``device``, or ``'bicubic'``.
+
+    Raises:
+        SRGANError: shipped weights missing, or a file that is not generator weights of
+            the asked scale.
+
+    Explained in: book/08_comparison.ipynb
+    """
+    from .models import Generator, SRResNet
+    from .weights import load_weights
+
+    if spec == "bicubic":
+        return "bicubic"
+    path = SHIPPED.get(spec, Path(spec))
+    if spec in SHIPPED and not path.exists():
+        raise SRGANError(f"{path}: the shipped {spec} weights are missing from this checkout; "
+                         "pass --model PATH.safetensors or --model bicubic")
+    return load_weights(path, expect=(SRResNet, Generator), scaling_factor=scaling_factor,
+                        device=device)
+
+
+def upscale_files(inputs, output, model="srgan", tile=192, overlap=None, scale=None,
+                  device=None, bf16=False, force=False, allow_large=False, progress=True):
+    """Upscale image files: what ``python -m srgan_lib upscale`` does.
+
+    Every output name is checked before any work starts (an input is never overwritten, an
+    existing file only with ``force``, the extension must be an image format, the folder
+    writable), and every output is written atomically, so an error or a kill leaves no
+    half-written file.
+
+    Args:
+        inputs (list[str | Path]): image files.
+        output (str | Path): the output file for one input; a folder (created if needed)
+            for several, which receives ``<name>_x<scale>.png`` per input.
+        model (str): ``'srgan'``, ``'srresnet'``, ``'bicubic'`` or a ``.safetensors`` path.
+        tile, overlap, bf16: see ``super_resolve``.
+        scale (int | None): bicubic's factor (default 4); for a model, the scale its
+            weights must have (any if ``None``).
+        device (str | None): where the model runs (default: a GPU if there is one).
+        force (bool): replace existing output files.
+        allow_large (bool): lift Pillow's decompression-bomb guard.
+        progress (bool): a progress bar over tiles.
+
+    Yields:
+        tuple: ``(input, output, (width, height) of the input, scale)`` per finished file.
+
+    Raises:
+        SRGANError: any bad input, weights file or output path, naming the file.
+
+    Explained in: book/08_comparison.ipynb
+    """
+    device = device or default_device()
+    net = resolve_model(model, device=device, scaling_factor=scale)
+    scale = (scale or 4) if net == "bicubic" else model_scale(net)
+    inputs, output = [Path(p) for p in inputs], Path(output)
+    many = len(inputs) > 1 or output.is_dir()
+    if many and output.exists() and not output.is_dir():
+        raise SRGANError(f"{output}: with several inputs, -o must be a folder")
+    targets = [output / f"{p.stem}_x{scale}.png" if many else output for p in inputs]
+    originals = {p.resolve() for p in inputs if p.exists()}
+    for target in targets:
+        if target.resolve() in originals:
+            raise SRGANError(f"{target}: is one of the inputs; choose another output name "
+                             "(an input is never overwritten)")
+    if many and not output.exists():
+        try:
+            output.mkdir(parents=True)
+        except OSError as err:
+            raise SRGANError(f"{output}: cannot create the output folder ({err.strerror}); "
+                             "choose a writable place") from None
+    for target in targets:
+        check_output(target, overwrite=force)
+    options = {"scale": scale} if net == "bicubic" else {
+        "device": device, "tile": tile, "overlap": overlap, "bf16": bf16, "progress": progress}
+    for source, target in zip(inputs, targets, strict=True):
+        img = load_image(source, allow_large=allow_large, keep_alpha=True)
+        save_image(upscale_image(net, img, **options), target, overwrite=force)
+        yield source, target, img.size, scale
