@@ -1,0 +1,172 @@
+"""The rendered book in a real browser: headless Chromium driven by Playwright.
+
+Run by `.ci/run` after it installs Debian's `chromium`, Playwright and a local MathJax
+(`npm install --prefix .ci/node mathjax@3`); deselected from a plain `pytest` (marker
+`browser`), since it needs those. Nothing is downloaded at test time: the pages are served
+from 127.0.0.1, and the one CDN file the book references (MathJax) is answered from the
+local copy.
+
+Screenshots of the slider at two handle positions are saved under `artifacts/` (ignored
+by git) for a person to look at.
+"""
+
+import functools
+import http.server
+import io
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from srgan_lib.viz import slider_html
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+MATHJAX = ROOT / ".ci" / "node" / "node_modules" / "mathjax" / "es5"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (apt-get install chromium)"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder):
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def open_page(browser, url, errors, javascript=True):
+    context = browser.new_context(java_script_enabled=javascript,
+                                  viewport={"width": 900, "height": 700})
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith("http://127.0.0.1"):
+            return request_route.continue_()
+        if "mathjax" in url and MATHJAX.is_dir():  # the CDN file, from the local copy
+            return request_route.fulfill(path=str(MATHJAX / url.rsplit("/es5/", 1)[1]))
+        errors.append(f"request outside the machine: {url}")
+        return request_route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="networkidle")
+    return page
+
+
+def pixel(page, x, y):
+    return Image.open(io.BytesIO(page.screenshot())).convert("RGB").getpixel((x, y))
+
+
+@pytest.fixture(scope="module")
+def slider_page(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("slider")
+    (folder / "favicon.ico").write_bytes(b"")
+    before, after = Image.new("RGB", (400, 200), "red"), Image.new("RGB", (400, 200), "blue")
+    page = slider_html(before, after, labels=("Bicubic", "SRGAN"))
+    (folder / "index.html").write_text(f"<!doctype html><body style='margin:0'>{page}</body>")
+    server, url = serve(folder)
+    yield url + "/index.html"
+    server.shutdown()
+
+
+def test_slider_reveals_the_image_under_the_handle(browser, slider_page):
+    errors = []
+    page = open_page(browser, slider_page, errors)
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Red ("before") left of the divide, blue ("after") right of it.
+    assert page.get_attribute(".srgan-slider", "data-position") == "50.0"
+    assert pixel(page, 150, 100) == (255, 0, 0) and pixel(page, 250, 100) == (0, 0, 255)
+    page.screenshot(path=str(ARTIFACTS / "slider_50.png"))
+    page.mouse.move(200, 100)
+    page.mouse.down()
+    page.mouse.move(60, 100, steps=8)  # drag the handle to the left
+    page.mouse.up()
+    position = float(page.get_attribute(".srgan-slider", "data-position"))
+    assert 10 < position < 20
+    assert pixel(page, 30, 100) == (255, 0, 0) and pixel(page, 150, 100) == (0, 0, 255)
+    page.screenshot(path=str(ARTIFACTS / "slider_15.png"))
+    page.keyboard.press("ArrowRight")  # the range input also moves with the keyboard
+    assert float(page.get_attribute(".srgan-slider", "data-position")) > position
+    assert errors == []
+
+
+def test_slider_without_scripts_still_compares(browser, slider_page):
+    errors = []
+    page = open_page(browser, slider_page, errors, javascript=False)
+    # The CSS fallback: the top image covers the left half, resizable by its corner.
+    assert pixel(page, 100, 100) == (255, 0, 0) and pixel(page, 300, 100) == (0, 0, 255)
+    page.screenshot(path=str(ARTIFACTS / "slider_no_script.png"))
+    assert errors == []
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    assert MATHJAX.is_dir(), "run: npm install --prefix .ci/node mathjax@3"
+    out = tmp_path_factory.mktemp("book")
+    jb = shutil.which("jupyter-book")
+    subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W"], check=True,
+                   capture_output=True)
+    server, url = serve(out / "_build" / "html")
+    yield out / "_build" / "html", url
+    server.shutdown()
+
+
+# Console errors that the book theme's own scripts print on every page of a Jupyter Book 1
+# build, whatever the page holds (sphinx-thebe declares a constant twice; pydata-sphinx-
+# theme complains about an unset colour mode before defaulting to auto). They are listed
+# here exactly; any other console error fails the test.
+THEME_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",
+               "Got invalid theme mode: . Resetting to auto.")
+
+
+def chapters(html_root):
+    return sorted(p.stem for p in (html_root / "book").glob("[0-9][0-9]_*.html"))
+
+
+def test_every_chapter_loads_without_console_errors(browser, book):
+    html_root, url = book
+    names = chapters(html_root)
+    assert len(names) >= 5
+    for name in names:
+        errors = []
+        page = open_page(browser, f"{url}/book/{name}.html", errors)
+        assert page.locator("h1").first.inner_text().strip(), name
+        assert [e for e in errors if e not in THEME_NOISE] == [], (name, errors)
+        page.context.close()
+
+
+def test_colab_buttons_open_the_right_notebook(browser, book):
+    html_root, url = book
+    for name in chapters(html_root):
+        errors = []
+        page = open_page(browser, f"{url}/book/{name}.html", errors)
+        links = page.eval_on_selector_all(
+            "a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
+        assert links, f"{name}: no Colab link"
+        assert all(link.endswith(f"/blob/main/book/{name}.ipynb") for link in links), links
+        assert (ROOT / "book" / f"{name}.ipynb").exists()
+        page.context.close()
