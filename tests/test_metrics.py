@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from srgan_lib.evaluate import evaluate
-from srgan_lib.metrics import psnr, ssim, y_channel
+from srgan_lib.metrics import high_frequency_energy, psnr, ssim, y_channel
 
 
 def grey(value, size=(16, 16)):
@@ -59,3 +59,18 @@ def test_bicubic_x4_reproduces_the_papers_table(name, paper_psnr, our_ssim):
     [row] = evaluate("bicubic", sets=[name], scale=4, progress=False)
     assert row["psnr"] == pytest.approx(paper_psnr, abs=0.01)
     assert row["ssim"] == pytest.approx(our_ssim, abs=0.0005)
+
+
+def test_high_frequency_energy_orders_blur_and_detail():
+    from srgan_lib.data import demo_image
+    from srgan_lib.images import crop_to_multiple, downscale, upscale_bicubic
+
+    hr = crop_to_multiple(demo_image("astronaut"), 4)
+    bicubic = upscale_bicubic(downscale(hr, 4), 4)
+    assert high_frequency_energy(hr, hr) == pytest.approx(1.0)
+    assert high_frequency_energy(bicubic, hr) < 0.2  # bicubic cannot restore what was lost
+    rng = np.random.default_rng(0)
+    noisy = np.clip(np.asarray(bicubic, float) + rng.normal(0, 25, (512, 512, 1)), 0, 255)
+    assert high_frequency_energy(Image.fromarray(noisy.astype(np.uint8)), hr) > 1.0
+    with pytest.raises(ValueError, match="differ in size"):
+        high_frequency_energy(hr, bicubic.crop((0, 0, 8, 8)))
