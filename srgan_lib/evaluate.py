@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .data import EvalDataset
 from .images import upscale_bicubic
-from .metrics import psnr, ssim
+from .metrics import colour_shift, high_frequency_energy, psnr, ssim
 from .upscale import model_scale, super_resolve
 
 __all__ = ["PAPER_TABLE2", "PROTOCOL", "evaluate", "format_table"]
@@ -35,7 +35,7 @@ def _paper_method(model):
 
 
 def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True):
-    """Mean PSNR and SSIM of a model on each set, by the paper's protocol.
+    """Mean PSNR, SSIM, sharpness and colour shift of a model on each set (paper protocol).
 
     Args:
         model (nn.Module | str): an ``SRResNet`` / ``Generator``, or ``'bicubic'``.
@@ -45,8 +45,10 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
         progress (bool): show a progress bar over the images.
 
     Returns:
-        list[dict]: one row per set: ``set``, ``images``, ``psnr``, ``ssim``, and
-        ``paper_psnr`` / ``paper_ssim`` (None where Table 2 has no figure).
+        list[dict]: one row per set: ``set``, ``images``, ``psnr``, ``ssim``,
+        ``hf_energy`` (``metrics.high_frequency_energy``: fine detail relative to HR, 1 is
+        as much as the truth), ``colour_shift`` (``metrics.colour_shift``, 8-bit levels),
+        and ``paper_psnr`` / ``paper_ssim`` (None where Table 2 has no figure).
 
     Explained in: book/07_evaluation.ipynb
     """
@@ -56,7 +58,7 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
     rows = []
     for source in sets:
         dataset = EvalDataset(source, scale=scale)
-        psnrs, ssims = [], []
+        psnrs, ssims, energies, shifts = [], [], [], []
         for name, lr, hr in tqdm(dataset, desc=f"{dataset.name} x{scale}", unit="img",
                                  disable=not progress, leave=False):
             if model == "bicubic":
@@ -68,9 +70,13 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
                                  f"is it a x{scale} model?")
             psnrs.append(psnr(sr, hr, border=scale))
             ssims.append(ssim(sr, hr, border=scale))
+            energies.append(high_frequency_energy(sr, hr, scale=scale, border=scale))
+            shifts.append(colour_shift(sr, hr))
         paper = PAPER_TABLE2.get(method, {}).get(dataset.name) if scale == 4 else None
         rows.append({"set": dataset.name, "images": len(psnrs),
                      "psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims),
+                     "hf_energy": sum(energies) / len(energies),
+                     "colour_shift": sum(shifts) / len(shifts),
                      "paper_psnr": paper[0] if paper else None,
                      "paper_ssim": paper[1] if paper else None})
     return rows
@@ -79,17 +85,22 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
 def format_table(rows, title):
     """The rows of ``evaluate`` as a Markdown table, with the paper's figures beside ours.
 
+    HF energy: fine detail above the LR Nyquist frequency relative to HR (1.0 = as much as
+    the truth). Colour shift: the largest change of a colour channel's mean, in 8-bit levels.
+
     Explained in: book/07_evaluation.ipynb
     """
     def fmt(value, digits):
         return "-" if value is None else f"{value:.{digits}f}"
 
     lines = [f"**{title}**", "",
-             "| set | images | PSNR (dB) | SSIM | paper PSNR | paper SSIM |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| set | images | PSNR (dB) | SSIM | HF energy | colour shift | paper PSNR "
+             "| paper SSIM |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['set']} | {r['images']} | {fmt(r['psnr'], 2)} | "
-                     f"{fmt(r['ssim'], 4)} | {fmt(r['paper_psnr'], 2)} | "
+                     f"{fmt(r['ssim'], 4)} | {fmt(r['hf_energy'], 3)} | "
+                     f"{fmt(r['colour_shift'], 2)} | {fmt(r['paper_psnr'], 2)} | "
                      f"{fmt(r['paper_ssim'], 4)} |")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from skimage.metrics import structural_similarity
 
 from .images import convert_image
 
-__all__ = ["y_channel", "psnr", "ssim", "high_frequency_energy"]
+__all__ = ["y_channel", "psnr", "ssim", "high_frequency_energy", "colour_shift"]
 
 
 def y_channel(img, border=0):
@@ -130,3 +130,26 @@ def high_frequency_energy(sr, hr, scale=4, border=4):
     if sr.size != hr.size:
         raise ValueError(f"SR and HR differ in size: {sr.size} vs {hr.size}")
     return energy(sr) / energy(hr)
+
+
+def colour_shift(sr, hr):
+    """The largest shift of a colour channel's mean, SR against HR, in 8-bit levels.
+
+    A tint (the green or washed-out outputs of a range bug, or a GAN drifting) moves a
+    whole channel's mean; sharpening or blurring does not. Measured on R, G and B, not Y,
+    because a tint can leave luma unchanged.
+
+    Args:
+        sr (PIL.Image): the image being judged.
+        hr (PIL.Image): the ground truth, same size.
+
+    Returns:
+        float: max over R, G, B of |mean(SR) - mean(HR)|, in levels of 0..255.
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    if sr.size != hr.size:
+        raise ValueError(f"SR and HR differ in size: {sr.size} vs {hr.size}")
+    means = [np.asarray(img.convert("RGB"), dtype=np.float64).mean(axis=(0, 1))
+             for img in (sr, hr)]
+    return float(np.abs(means[0] - means[1]).max())

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from srgan_lib.evaluate import evaluate
-from srgan_lib.metrics import high_frequency_energy, psnr, ssim, y_channel
+from srgan_lib.metrics import colour_shift, high_frequency_energy, psnr, ssim, y_channel
 
 
 def grey(value, size=(16, 16)):
@@ -74,3 +74,21 @@ def test_high_frequency_energy_orders_blur_and_detail():
     assert high_frequency_energy(Image.fromarray(noisy.astype(np.uint8)), hr) > 1.0
     with pytest.raises(ValueError, match="differ in size"):
         high_frequency_energy(hr, bicubic.crop((0, 0, 8, 8)))
+
+
+def test_colour_shift_sees_a_tint_not_a_blur():
+    rng = np.random.default_rng(1)
+    hr = Image.fromarray(rng.integers(20, 230, (32, 32, 3), dtype=np.uint8))
+    tinted = np.asarray(hr, dtype=int)
+    tinted[..., 1] += 10  # everything 10 levels greener
+    assert colour_shift(Image.fromarray(tinted.astype(np.uint8)), hr) == pytest.approx(10.0)
+    blurred = hr.resize((8, 8), Image.Resampling.BOX).resize((32, 32), Image.Resampling.BOX)
+    assert colour_shift(blurred, hr) < 1.0
+    with pytest.raises(ValueError, match="differ in size"):
+        colour_shift(hr, hr.crop((0, 0, 4, 4)))
+
+
+def test_evaluate_reports_sharpness_and_colour():
+    [row] = evaluate("bicubic", sets=["Set5"], progress=False)
+    assert 0 < row["hf_energy"] < 0.5  # bicubic restores little fine detail
+    assert row["colour_shift"] < 1.0  # and no tint
