@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
@@ -17,3 +18,26 @@ def _data_dir(monkeypatch):
     # book/conftest.py switches ImageNet VGG weights off for the notebooks; unit tests
     # that need the switch set it themselves.
     monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)
+
+
+@pytest.fixture
+def hub_dir(tmp_path):
+    """An empty torch hub cache in tmp_path for the test; the previous one is restored."""
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))
+    yield tmp_path
+    torch.hub.set_dir(old)
+
+
+@pytest.fixture
+def cached_vgg19(hub_dir):
+    """A stand-in for torchvision's ImageNet VGG19 file in the hub cache: the features'
+    tensors with known random values (the classifier is never loaded). Returns them."""
+    from srgan_lib.vgg import TruncatedVGG19
+
+    torch.manual_seed(0)
+    features = TruncatedVGG19(5, 4, weights=None).truncated_vgg19
+    state = {f"features.{k}": torch.randn_like(v) for k, v in features.state_dict().items()}
+    (hub_dir / "checkpoints").mkdir()
+    torch.save(state, hub_dir / "checkpoints" / "vgg19-dcbb9e9d.pth")
+    return state

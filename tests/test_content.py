@@ -91,17 +91,7 @@ def test_without_weights_one_machine_independent_sentence(monkeypatch, tmp_path,
     assert captured.out == "" and captured.err == ""  # torch's path-bearing line held back
 
 
-def test_with_cached_weights_the_network_is_returned(tmp_path):
-    torch.manual_seed(0)
-    features = TruncatedVGG19(5, 4, weights=None).truncated_vgg19
-    state = {f"features.{k}": torch.randn_like(v) for k, v in features.state_dict().items()}
-    (tmp_path / "checkpoints").mkdir()
-    torch.save(state, tmp_path / "checkpoints" / "vgg19-dcbb9e9d.pth")
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
-    try:
-        vgg, message = content.try_imagenet_vgg19(2, 2)
-    finally:
-        torch.hub.set_dir(old)
+def test_with_cached_weights_the_network_is_returned(cached_vgg19):
+    vgg, message = content.try_imagenet_vgg19(2, 2)
     assert vgg.pretrained and "loaded" in message
-    assert torch.equal(vgg.truncated_vgg19[7].weight, state["features.7.weight"])
+    assert torch.equal(vgg.truncated_vgg19[7].weight, cached_vgg19["features.7.weight"])

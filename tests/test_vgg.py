@@ -55,43 +55,28 @@ def test_unknown_weights_name_is_a_value_error():
         TruncatedVGG19(2, 2, weights="IMAGENET_WRONG")
 
 
-def test_missing_imagenet_weights_give_one_clear_error(monkeypatch, tmp_path):
+def test_missing_imagenet_weights_give_one_clear_error(monkeypatch, hub_dir):
     # No cached file and no network: the message says so and names the cache path.
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
     import torchvision.models._api as api
 
     def offline(*args, **kwargs):
         raise URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
-    try:
-        with pytest.raises(SRGANError) as err:
-            TruncatedVGG19(5, 4)
-    finally:
-        torch.hub.set_dir(old)
+    with pytest.raises(SRGANError) as err:
+        TruncatedVGG19(5, 4)
     message = str(err.value)
-    assert str(tmp_path / "checkpoints" / "vgg19-dcbb9e9d.pth") in message
+    assert str(hub_dir / "checkpoints" / "vgg19-dcbb9e9d.pth") in message
     assert "name resolution" in message and "'mse'" in message
     assert err.value.__cause__ is None and err.value.__suppress_context__
 
 
-def test_imagenet_weights_are_read_from_the_hub_cache(tmp_path):
-    # A file in the torch hub cache is used without any download. We put a features-only
-    # state_dict there with known values and check they are the ones loaded.
-    torch.manual_seed(0)
-    features = TruncatedVGG19(5, 4, weights=None).truncated_vgg19
-    state = {f"features.{k}": torch.randn_like(v) for k, v in features.state_dict().items()}
-    (tmp_path / "checkpoints").mkdir()
-    torch.save(state, tmp_path / "checkpoints" / "vgg19-dcbb9e9d.pth")
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path))
-    try:
-        vgg = TruncatedVGG19(2, 2, weights="IMAGENET1K_V1")
-    finally:
-        torch.hub.set_dir(old)
+def test_imagenet_weights_are_read_from_the_hub_cache(cached_vgg19):
+    # A file in the torch hub cache is used without any download: the values loaded are
+    # the ones the fixture put there.
+    vgg = TruncatedVGG19(2, 2, weights="IMAGENET1K_V1")
     assert vgg.pretrained
-    assert torch.equal(vgg.truncated_vgg19[7].weight, state["features.7.weight"])
+    assert torch.equal(vgg.truncated_vgg19[7].weight, cached_vgg19["features.7.weight"])
     assert len(vgg.truncated_vgg19) == 9
 
 
