@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from srgan_lib.errors import SRGANError
 from srgan_lib.models import Discriminator, Generator, SRResNet
@@ -127,3 +127,18 @@ def test_reference_layout_without_metadata_loads(tmp_path):
     save_file(state, tmp_path / "ref.safetensors")
     model = load_weights(tmp_path / "ref.safetensors", scaling_factor=4)
     assert isinstance(model, Generator) and model.metadata == {}
+
+
+def test_saved_files_fit_the_reference_tutorials_classes(tmp_path):
+    # What save_weights writes is exactly the reference tutorial's state_dict layout
+    # (names and shapes from its own classes, tests/fixtures), so its classes load our
+    # files with load_state_dict(strict=True), and ours load its.
+    from pathlib import Path
+
+    reference = json.loads((Path(__file__).parent / "fixtures" /
+                            "reference_state_dicts.json").read_text())["models"]
+    for model, name in [(SRResNet(), "SRResNet_x4"), (Generator(), "Generator_x4"),
+                        (Discriminator(), "Discriminator")]:
+        path = save_weights(model, tmp_path / f"{name}.safetensors")
+        tensors = load_file(path)
+        assert {k: list(v.shape) for k, v in tensors.items()} == reference[name]["state_dict"]
