@@ -37,6 +37,7 @@ import math
 import os
 import random
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -209,10 +210,15 @@ def _truncate_log(path, step):
     os.replace(tmp, path)
 
 
-def _check_resumable(saved, config, path):
+def _check_resumable(saved, config, path, step):
     current = config.to_dict()
+    resumable = set(_RESUMABLE)
+    # The lr decay step may move while neither the old nor the new step has been reached:
+    # until then both schedules computed exactly the same thing.
+    if all(d is None or d > step for d in (saved.get("lr_decay_at"), current["lr_decay_at"])):
+        resumable.add("lr_decay_at")
     changed = sorted(k for k in current
-                     if k not in _RESUMABLE and saved.get(k) != current[k])
+                     if k not in resumable and saved.get(k) != current[k])
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
         raise SRGANError(f"{path}: the checkpoint was made with another configuration "
@@ -283,7 +289,7 @@ def train(config, out, resume=False, init=None, progress=True):
                          "or choose another --out")
     saved = load_checkpoint(ckpt_path) if resume else None
     if saved is not None:
-        _check_resumable(saved["config"], config, ckpt_path)
+        _check_resumable(saved["config"], config, ckpt_path, saved["step"])
 
     ctx = _Context(config)
     try:
@@ -305,6 +311,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
             models[k].load_state_dict(saved["models"][k])
             optimizers[k].load_state_dict(saved["optimizers"][k])
             schedulers[k].load_state_dict(saved["schedulers"][k])
+            # The saved state carries the old milestones; the config's (checked above) win.
+            schedulers[k].milestones = Counter([config.lr_decay_at] if config.lr_decay_at else [])
         start, best, wall = saved["step"], saved["best_psnr"], saved["wall_time"]
         set_rng_state(saved["rng"])
         if ctx.master:

@@ -157,6 +157,25 @@ def test_run_errors(tmp_path):
     assert load_checkpoint(tmp_path / "a" / "checkpoint.pt")["step"] == 10
 
 
+def test_resume_may_move_an_lr_decay_not_reached_yet(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet", iterations=4, lr_decay_at=None,
+                                checkpoint_every=4)
+    longer = config.replace(iterations=10, lr_decay_at=6)
+    train(longer, tmp_path / "straight", progress=False)
+    train(config, tmp_path / "moved", progress=False)
+    train(longer, tmp_path / "moved", resume=True, progress=False)
+    lrs = [r["lr"] for r in read_log(tmp_path / "moved" / "log.jsonl")]
+    assert lrs == [r["lr"] for r in read_log(tmp_path / "straight" / "log.jsonl")]
+    assert lrs[-1] == pytest.approx(config.lr * 0.1)  # the new milestone took effect
+    a = load_file(tmp_path / "straight" / "srresnet.safetensors")
+    b = load_file(tmp_path / "moved" / "srresnet.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # Once a decay step has been passed, moving it would change the past: refused.
+    with pytest.raises(SRGANError, match="lr_decay_at: 6 -> 8"):
+        train(longer.replace(iterations=12, lr_decay_at=8), tmp_path / "moved", resume=True,
+              progress=False)
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
     config = TrainConfig.preset("ci", "srresnet")
