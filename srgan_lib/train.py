@@ -35,6 +35,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import random
 import time
 from collections import Counter
@@ -59,7 +60,7 @@ from .upscale import super_resolve
 from .weights import load_weights, save_weights, unwrap
 
 __all__ = ["split_validation", "CropStream", "StepBatches", "srresnet_step", "srgan_step",
-           "train", "train_srresnet", "train_srgan", "read_log"]
+           "train", "train_srresnet", "train_srgan", "read_log", "hardware"]
 
 # Fields that may change when a run is resumed: they do not change what is computed.
 _RESUMABLE = {"iterations", "workers", "device", "log_every", "val_every",
@@ -393,11 +394,37 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                      content_loss=config.content_loss, iterations=step,
                      train_sets=list(config.train_sets), config=config.to_dict(),
                      best_val_psnr=best if best > -math.inf else None,
-                     device=str(ctx.device), world_size=ctx.world,
+                     device=str(ctx.device), hardware=hardware(ctx.device),
+                     world_size=ctx.world,
                      wall_time_s=round(wall + time.perf_counter() - t0, 1))
     if ctx.distributed:
         _check_ranks_agree(models, ctx, out)
     return weights
+
+
+def hardware(device):
+    """A one-line description of the machine a device belongs to, for logs and model cards.
+
+    Args:
+        device (torch.device | str): ``cuda[:i]`` or ``cpu``.
+
+    Returns:
+        str: the GPU's name, or the CPU's model name and its number of logical cores.
+
+    Explained in: book/06_training.ipynb
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:  # not Linux: platform's answer stands
+        pass
+    return f"{name}, {os.cpu_count()} logical cores"
 
 
 def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):

@@ -17,7 +17,7 @@ from srgan_lib.config import TrainConfig
 from srgan_lib.data import TrainDataset
 from srgan_lib.errors import SRGANError
 from srgan_lib.models import Generator, SRResNet
-from srgan_lib.train import (CropStream, StepBatches, read_log, split_validation, train,
+from srgan_lib.train import (CropStream, StepBatches, hardware, read_log, split_validation, train,
                              train_srgan, train_srresnet)
 from srgan_lib.weights import load_weights, read_metadata
 
@@ -124,8 +124,14 @@ def test_ci_srresnet_then_srgan(tmp_path):
     assert all(0 < r["d_hr"] < 1 and 0 < r["d_sr"] < 1 for r in gan_log)
     generator = load_weights(gan_weights, expect=Generator)  # the generator only
     assert read_metadata(gan_weights)["content_loss"] == "mse"
+    assert read_metadata(gan_weights)["hardware"] == hardware("cpu")
     assert not torch.equal(generator.net.conv_block1.conv_block[0].weight,
                            model.conv_block1.conv_block[0].weight)  # it trained
+
+
+def test_hardware_names_the_machine():
+    cpu = hardware("cpu")
+    assert cpu.endswith(f"{os.cpu_count()} logical cores") and len(cpu) > len("1 logical cores")
 
 
 def test_srgan_generator_starts_from_srresnet(tmp_path):
