@@ -1,0 +1,227 @@
+"""Write ``data/MODEL_CARD.md`` from the shipped weights, their logs and the evaluate command.
+
+    SRGAN_DATA=../shared/datasets python tools/model_card.py
+
+Nothing in the card is typed by hand: the recipe, hardware and wall time come from the
+weights' metadata (written by the training engine), the training curve from the JSON-lines
+logs, and the evaluation table from ``python -m srgan_lib evaluate --json`` run on every
+benchmark set the data directory holds (Set5, Set14, and BSD100 when it is there). The
+card records each file's sha256, and ``tests/test_shipped.py`` checks them, so the card can
+not silently describe other weights than the ones in ``data/``.
+"""
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from srgan_lib.config import TrainConfig  # noqa: E402
+from srgan_lib.errors import SRGANError  # noqa: E402
+from srgan_lib.evaluate import PAPER_TABLE2  # noqa: E402
+from srgan_lib.files import atomic_write  # noqa: E402
+from srgan_lib.sources import find_dataset  # noqa: E402
+from srgan_lib.train import read_log, split_validation  # noqa: E402
+from srgan_lib.weights import read_metadata  # noqa: E402
+
+DATA = ROOT / "data"
+SETS = ("Set5", "Set14", "BSD100")
+# (row label, evaluate --model argument, shipped weights, shipped log, training command)
+SHIPPED = (
+    ("SRResNet", "data/srresnet_x4.safetensors", "data/srresnet_x4.log.jsonl",
+     "python -m srgan_lib train srresnet --preset cpu --out runs/srresnet_x4\n"
+     "cp runs/srresnet_x4/srresnet.safetensors data/srresnet_x4.safetensors\n"
+     "cp runs/srresnet_x4/log.jsonl data/srresnet_x4.log.jsonl"),
+    ("SRGAN", "data/srgan_x4.safetensors", "data/srgan_x4.log.jsonl",
+     "python -m srgan_lib train srgan --preset cpu --out runs/srgan_x4 \\\n"
+     "    --init runs/srresnet_x4/srresnet.safetensors\n"
+     "cp runs/srgan_x4/srgan.safetensors data/srgan_x4.safetensors\n"
+     "cp runs/srgan_x4/log.jsonl data/srgan_x4.log.jsonl"),
+)
+# Config fields that do not change what is computed (see train._RESUMABLE), left out when
+# checking that a file was made by the command the card gives.
+NOT_RECIPE = {"workers", "device", "log_every", "val_every", "checkpoint_every", "extra",
+              "compile"}
+
+
+def sha256(path):
+    """The hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def recipe_differences(config, stage, preset="cpu"):
+    """Fields of a run's config that differ from ``preset`` (ignoring non-recipe fields).
+
+    Empty means the card's command (``train STAGE --preset cpu``) reproduces the run.
+    """
+    expected = TrainConfig.preset(preset, stage).to_dict()
+    return {k: (config.get(k), v) for k, v in expected.items()
+            if k not in NOT_RECIPE and config.get(k) != v}
+
+
+def available_sets():
+    """The benchmark sets of ``SETS`` the data directory holds (nothing is downloaded)."""
+    found = []
+    for name in SETS:
+        try:
+            find_dataset(name, download=False)
+            found.append(name)
+        except SRGANError:
+            pass
+    return found
+
+
+def run_evaluate(model, sets):
+    """The rows of ``python -m srgan_lib evaluate --model MODEL --sets ... --json``."""
+    out = subprocess.run([sys.executable, "-m", "srgan_lib", "evaluate", "--model", model,
+                          "--sets", *sets, "--json", "--no-progress"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def _hours(seconds):
+    return f"{seconds / 3600:.2f} h" if seconds is not None else "not recorded"
+
+
+def training_section(label, weights, log, command):
+    """The Markdown describing how one shipped file was trained, from its metadata and log."""
+    meta = read_metadata(ROOT / weights)
+    config = json.loads(meta["config"]) if isinstance(meta.get("config"), str) \
+        else meta.get("config", {})
+    records = read_log(ROOT / log)
+    val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
+    speeds = [r["images_per_s"] for r in records if "images_per_s" in r]
+    diffs = recipe_differences(config, meta["stage"])
+    lines = [
+        f"### {label}: `{Path(weights).name}`", "",
+        f"- sha256: `{sha256(ROOT / weights)}`",
+        f"- architecture: {meta['architecture']} {meta['arguments']}",
+        f"- content loss: `{meta['content_loss']}`"
+        + (" (the paper's SRGAN-MSE variant: ImageNet VGG19 weights cannot be downloaded "
+           "on the machines that trained it, so the paper's VGG54 loss was not used)"
+           if meta["stage"] == "srgan" and meta["content_loss"] == "mse" else ""),
+        f"- iterations: {meta['iterations']} (batch {config.get('batch_size')}, HR crops of "
+        f"{config.get('crop_size')} px, Adam lr {config.get('lr')}, x0.1 at step "
+        f"{config.get('lr_decay_at')}" + (f", beta {config.get('beta')}"
+                                           if meta["stage"] == "srgan" else "") + ")",
+        f"- training data: {', '.join(config.get('train_sets', []))}, minus "
+        f"{config.get('val_images')} images held out for validation",
+        f"- hardware: {meta.get('hardware', 'not recorded')} (device `{meta.get('device')}`, "
+        f"{meta.get('world_size', 1)} process)",
+        f"- wall time: {_hours(float(meta['wall_time_s']) if 'wall_time_s' in meta else None)} "
+        "of training, summed over resumed runs; throughput "
+        + (f"{min(speeds):.0f}-{max(speeds):.0f} images/s (median "
+           f"{sorted(speeds)[len(speeds) // 2]:.0f}), lower while other work shared the CPU"
+           if speeds else "not logged"),
+        f"- validation PSNR (held-out crops, every {config.get('val_every')} steps): "
+        + (", ".join(f"{s // 1000}k {p:.2f}" for s, p in val) + " dB" if val else "none"),
+        "- reproduce (from the repository root, `SRGAN_DATA` pointing at T91 and BSD200):",
+        "", "```bash", command, "```",
+        "" if not diffs else f"- **the file's config differs from the preset**: {diffs}",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(value, digits):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def results_table(results):
+    """One Markdown table: every method and set, ours beside the paper's Table 2."""
+    lines = ["| set | method | PSNR (dB) | SSIM | HF energy | colour shift | paper PSNR "
+             "| paper SSIM |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    sets = [r["set"] for r in next(iter(results.values()))]
+    for name in sets:
+        for method, rows in results.items():
+            r = next(r for r in rows if r["set"] == name)
+            paper = PAPER_TABLE2.get(method, {}).get(name, (None, None))
+            lines.append(f"| {name} | {method} | {_cell(r['psnr'], 2)} | {_cell(r['ssim'], 4)} "
+                         f"| {_cell(r['hf_energy'], 3)} | {_cell(r['colour_shift'], 2)} | "
+                         f"{_cell(paper[0], 2)} | {_cell(paper[1], 4)} |")
+    return "\n".join(lines)
+
+
+def goal_checks(results):
+    """The issue's quality goals, each stated with the figures that decide it."""
+    def row(method, name):
+        return next(r for r in results[method] if r["set"] == name)
+
+    out = []
+    if "Set5" in [r["set"] for r in results["SRResNet"]]:
+        p = row("SRResNet", "Set5")["psnr"]
+        out.append("- SRResNet reaches at least 30.5 dB on Set5: "
+                   f"**{'yes' if p >= 30.5 else 'no'}** ({p:.2f} dB;"
+                   " the paper's, trained on ImageNet for 1e6 iterations: 32.05).")
+    for name in [r["set"] for r in results["SRResNet"]]:
+        b, r, g = (row(m, name) for m in ("Bicubic", "SRResNet", "SRGAN"))
+        ordered = b["hf_energy"] < r["hf_energy"] < g["hf_energy"]
+        closest = abs(1 - g["hf_energy"]) < min(abs(1 - b["hf_energy"]), abs(1 - r["hf_energy"]))
+        out.append(
+            f"- {name}: SRResNet above bicubic by {r['psnr'] - b['psnr']:+.2f} dB; "
+            f"HF energy bicubic {b['hf_energy']:.3f} < SRResNet {r['hf_energy']:.3f} < SRGAN "
+            f"{g['hf_energy']:.3f}: **{'yes' if ordered else 'no'}**, SRGAN closest to 1: "
+            f"**{'yes' if closest else 'no'}**; SRGAN PSNR below SRResNet: "
+            f"**{'yes' if g['psnr'] < r['psnr'] else 'no'}** ({g['psnr'] - r['psnr']:+.2f} dB); "
+            f"largest colour shift {max(m['colour_shift'] for m in (b, r, g)):.2f} levels.")
+    return "\n".join(out)
+
+
+def render(sections, results, sets, n_train):
+    """The whole card."""
+    return "\n".join([
+        "# Model card: the shipped SRResNet x4 and SRGAN x4", "",
+        "Written by `tools/model_card.py` from the files themselves; do not edit by hand.", "",
+        "Two x4 super-resolution networks with the architecture of Ledig et al. (CVPR 2017): "
+        "16 residual blocks, 64 channels, two sub-pixel x2 upsampling stages. `srgan_x4` holds "
+        "the generator only. Inputs are RGB in ImageNet normalisation, outputs in [-1, 1]; "
+        "the tensor names are those of the reference tutorial (sgrvinod, "
+        "a-PyTorch-Tutorial-to-Super-Resolution), so the files also load into its `SRResNet` "
+        "and `Generator` classes with `load_state_dict(safetensors.torch.load_file(path))`.",
+        "",
+        f"They are demo weights, trained on a CPU on {n_train} small training images, not the "
+        "paper's 350k ImageNet images on a GPU: expect lower figures than the paper's. "
+        "Benchmark sets were never used for training or for choosing anything.", "",
+        "## Training", "", "\n\n".join(sections), "",
+        "## Evaluation", "",
+        f"`python -m srgan_lib evaluate --model MODEL --sets {' '.join(sets)}`, with MODEL "
+        "`bicubic`, `data/srresnet_x4.safetensors` and `data/srgan_x4.safetensors`. Protocol: "
+        "the paper's (Y channel, 4-pixel border removed, LR by antialiased bicubic). HF energy: "
+        "spectral energy above the LR Nyquist frequency relative to HR (1 = as much fine detail "
+        "as the truth). Colour shift: the largest change of a colour channel's mean, in 8-bit "
+        "levels. Paper: Table 2.", "",
+        results_table(results), "",
+        "### The goals of the issue", "", goal_checks(results), "",
+    ])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(DATA / "MODEL_CARD.md"))
+    parser.add_argument("--sets", nargs="+", help="default: every one of Set5, Set14, BSD100 "
+                        "the data directory holds")
+    args = parser.parse_args(argv)
+    sets = args.sets or available_sets()
+    n_train = len(split_validation(TrainConfig.preset("cpu", "srresnet"))[0])
+    if not sets:
+        raise SystemExit("no benchmark set (Set5, Set14, BSD100) in the data directory: "
+                         "set SRGAN_DATA")
+    results = {"Bicubic": run_evaluate("bicubic", sets)["results"]}
+    sections = []
+    for label, weights, log, command in SHIPPED:
+        results[label] = run_evaluate(weights, sets)["results"]
+        sections.append(training_section(label, weights, log, command))
+    with atomic_write(Path(args.out)) as f:
+        f.write(render(sections, results, sets, n_train).encode())
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
