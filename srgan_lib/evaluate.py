@@ -14,7 +14,7 @@ from .images import upscale_bicubic
 from .metrics import colour_shift, high_frequency_energy, psnr, ssim
 from .upscale import model_scale, super_resolve
 
-__all__ = ["PAPER_TABLE2", "PROTOCOL", "evaluate", "format_table"]
+__all__ = ["PAPER_TABLE2", "PROTOCOL", "evaluate", "format_table", "format_comparison"]
 
 # Ledig et al. 2017, Table 2 (x4): (PSNR dB, SSIM) per method and set.
 PAPER_TABLE2 = {
@@ -104,3 +104,31 @@ def format_table(rows, title):
                      f"{fmt(r['paper_ssim'], 4)} |")
     return "\n".join(lines)
 
+
+def format_comparison(results):
+    """Several methods' ``evaluate`` rows as one Markdown table, set by set, beside the paper.
+
+    Args:
+        results (dict[str, list[dict]]): method name (``'Bicubic'``, ``'SRResNet'``,
+            ``'SRGAN'``: the rows of Table 2 they are compared with) to its ``evaluate`` rows;
+            every method evaluated on the same sets.
+
+    Returns:
+        str: a Markdown table with one line per set and method.
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    def fmt(value, digits):
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = ["| set | method | PSNR (dB) | SSIM | HF energy | colour shift | paper PSNR "
+             "| paper SSIM |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    sets = [r["set"] for r in next(iter(results.values()))]
+    for name in sets:
+        for method, rows in results.items():
+            r = next(r for r in rows if r["set"] == name)
+            paper = PAPER_TABLE2.get(method, {}).get(name, (None, None))
+            lines.append(f"| {name} | {method} | {fmt(r['psnr'], 2)} | {fmt(r['ssim'], 4)} "
+                         f"| {fmt(r['hf_energy'], 3)} | {fmt(r['colour_shift'], 2)} | "
+                         f"{fmt(paper[0], 2)} | {fmt(paper[1], 4)} |")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from srgan_lib.config import TrainConfig  # noqa: E402
 from srgan_lib.errors import SRGANError  # noqa: E402
-from srgan_lib.evaluate import PAPER_TABLE2  # noqa: E402
+from srgan_lib.evaluate import format_comparison  # noqa: E402
 from srgan_lib.files import atomic_write  # noqa: E402
 from srgan_lib.sources import find_dataset  # noqa: E402
 from srgan_lib.train import read_log, split_validation  # noqa: E402
@@ -130,25 +130,6 @@ def training_section(label, weights, log, command):
     return "\n".join(lines)
 
 
-def _cell(value, digits):
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def results_table(results):
-    """One Markdown table: every method and set, ours beside the paper's Table 2."""
-    lines = ["| set | method | PSNR (dB) | SSIM | HF energy | colour shift | paper PSNR "
-             "| paper SSIM |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    sets = [r["set"] for r in next(iter(results.values()))]
-    for name in sets:
-        for method, rows in results.items():
-            r = next(r for r in rows if r["set"] == name)
-            paper = PAPER_TABLE2.get(method, {}).get(name, (None, None))
-            lines.append(f"| {name} | {method} | {_cell(r['psnr'], 2)} | {_cell(r['ssim'], 4)} "
-                         f"| {_cell(r['hf_energy'], 3)} | {_cell(r['colour_shift'], 2)} | "
-                         f"{_cell(paper[0], 2)} | {_cell(paper[1], 4)} |")
-    return "\n".join(lines)
-
-
 def goal_checks(results):
     """The issue's quality goals, each stated with the figures that decide it."""
     def row(method, name):
@@ -197,7 +178,7 @@ def render(sections, results, sets, n_train):
         "spectral energy above the LR Nyquist frequency relative to HR (1 = as much fine detail "
         "as the truth). Colour shift: the largest change of a colour channel's mean, in 8-bit "
         "levels. Paper: Table 2.", "",
-        results_table(results), "",
+        format_comparison(results), "",
         "### The goals of the issue", "", goal_checks(results), "",
     ])
 
