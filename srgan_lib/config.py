@@ -7,8 +7,8 @@ the three configurations the project uses:
   HR crops of 96, Adam with lr 1e-4; SRResNet 1e6 iterations; SRGAN 2e5 iterations with the
   learning rate divided by 10 halfway, beta = 1e-3, VGG54 content loss.
 * ``cpu``   - the paper's architecture trained as well as a 2-core CPU can in a few hours:
-  SRResNet 26k iterations on 64-pixel crops at lr 2e-4, divided by 10 at 20k (about 2 h);
-  SRGAN 4k iterations at lr 1e-4, divided by 10 halfway (about 45 min).
+  SRResNet 22k iterations on 64-pixel crops at lr 2e-4, divided by 10 at 18k (about 1.7 h
+  on an idle CPU); SRGAN 3k iterations at lr 1e-4, divided by 10 halfway (about 35 min).
 * ``ci``    - a tiny network and a few steps: seconds, to prove the machinery works.
 
 Model selection uses a validation split held out of the *training* sets, never the
@@ -99,10 +99,10 @@ class TrainConfig:
         elif name == "cpu":
             # Two hours of a 2-core CPU. Smaller crops give more gradient steps per hour; the
             # network itself stays the paper's, so the weights are a real SRResNet.
-            iterations = 4_000 if srgan else 26_000
+            iterations = 3_000 if srgan else 22_000
             values = dict(iterations=iterations, batch_size=16, crop_size=64,
                           lr=1e-4 if srgan else 2e-4,
-                          lr_decay_at=iterations // 2 if srgan else 20_000,
+                          lr_decay_at=iterations // 2 if srgan else 18_000,
                           content_loss="mse", workers=1, log_every=50, val_every=1000,
                           checkpoint_every=250, val_images=10, val_size=128)
         else:  # ci

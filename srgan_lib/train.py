@@ -129,10 +129,11 @@ class StepBatches(Sampler):
 def _fast_bf16(device):
     """Whether bf16 autocast speeds this device up: GPUs, and CPUs with bf16 instructions.
 
-    On a CPU without AVX-512 BF16 (or AMX), bf16 is emulated and slower than fp32.
+    On a CPU without AVX-512 BF16 (or AMX), or a GPU older than Ampere (Colab's T4), bf16
+    is emulated and slower than fp32.
     """
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+    if device.type == "cuda":  # native bf16 from Ampere (8.x) on; a T4 (7.5) only emulates it
+        return torch.cuda.get_device_capability(device)[0] >= 8
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private, so guarded
     return bool(check and check())
 
@@ -205,7 +206,14 @@ def _truncate_log(path, step):
     """Drop log records after ``step`` (a killed run may have logged past its checkpoint)."""
     if not path.exists():
         return
-    keep = [r for r in read_log(path) if r.get("step", 0) <= step]
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a kill in the middle of its write
+            continue
+        if record.get("step", 0) <= step:
+            keep.append(record)
     tmp = path.with_suffix(".jsonl.part")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
     os.replace(tmp, path)
@@ -344,8 +352,10 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
 
     # A fresh run starts a fresh log; a resumed one appends to its truncated log.
     log = open(log_path, "a" if saved else "w") if ctx.master else None  # noqa: SIM115
-    bar = tqdm(total=config.iterations, initial=start, disable=not (progress and ctx.master),
-               desc=config.stage, unit="step", dynamic_ncols=True)
+    # Pass `disable` only to hide the bar: otherwise TQDM_DISABLE=1 (the book's CI) decides.
+    quiet = {} if progress and ctx.master else {"disable": True}
+    bar = tqdm(total=config.iterations, initial=start, desc=config.stage, unit="step",
+               dynamic_ncols=True, **quiet)
     t0, images, t_window = time.perf_counter(), 0, time.perf_counter()
     step = start
     try:

@@ -157,6 +157,9 @@ def test_run_errors(tmp_path):
         train(config, tmp_path / "a", progress=False)
     with pytest.raises(SRGANError, match=r"another configuration \(lr"):
         train(config.replace(lr=0.5), tmp_path / "a", resume=True, progress=False)
+    # A log line torn by a kill mid-write is dropped on resume.
+    with open(tmp_path / "a" / "log.jsonl", "a") as f:
+        f.write('{"step": 9, "cont')
     # More iterations on resume is allowed: the run goes on.
     train(config.replace(iterations=10), tmp_path / "a", resume=True, progress=False)
     assert read_log(tmp_path / "a" / "log.jsonl")[-1]["step"] == 10

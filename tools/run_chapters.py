@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(path):
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
+    # No widget state in the file: it would embed the live view's images (megabytes) and
+    # make the built page fetch the widget manager from a CDN.
     NotebookClient(nb, timeout=1800, kernel_name="python3", record_timing=False,
+                   store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nbformat.write(nb, path)
     return time.perf_counter() - start
