@@ -7,7 +7,8 @@ from 127.0.0.1, and the one CDN file the book references (MathJax) is answered f
 local copy.
 
 Screenshots of the slider at two handle positions are saved under `artifacts/` (ignored
-by git) for a person to look at.
+by git) for a person to look at: `slider_*.png` from a test page, `book_slider_[ab].png`
+from the comparison chapter of the built book.
 """
 
 import functools
@@ -18,6 +19,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -170,3 +172,41 @@ def test_colab_buttons_open_the_right_notebook(browser, book):
         assert all(link.endswith(f"/blob/main/book/{name}.ipynb") for link in links), links
         assert (ROOT / "book" / f"{name}.ipynb").exists()
         page.context.close()
+
+
+def element_image(locator, path):
+    """An element's screenshot, saved to ``path`` and returned as an RGB array."""
+    return np.asarray(Image.open(io.BytesIO(locator.screenshot(path=str(path)))).convert("RGB"),
+                      dtype=np.float64)
+
+
+def test_book_slider_reveals_the_other_method_under_the_handle(browser, book):
+    # The comparison chapter as a reader gets it: its first slider compares two methods
+    # on the same crop. Dragging the divide must switch the strip it passes over from one
+    # method's pixels to the other's, and leave the rest of the slider as it was.
+    html_root, url = book
+    errors = []
+    page = open_page(browser, f"{url}/book/08_comparison.html", errors)
+    slider = page.locator(".srgan-slider").first
+    slider.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the sticky header
+    ARTIFACTS.mkdir(exist_ok=True)
+    start = float(slider.get_attribute("data-position"))
+    a = element_image(slider, ARTIFACTS / "book_slider_a.png")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start / 100, y)  # grab the handle
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.15, y, steps=8)
+    page.mouse.up()
+    end = float(slider.get_attribute("data-position"))
+    assert 10 < end < 20 and end < start
+    b = element_image(slider, ARTIFACTS / "book_slider_b.png")
+    assert a.shape == b.shape and a.shape[1] == round(box["width"])
+    width = a.shape[1]
+    old, new = round(width * start / 100), round(width * end / 100)
+    passed = np.abs(a[:, new + 4:old - 4] - b[:, new + 4:old - 4]).mean()
+    beyond = np.abs(a[:, old + 4:] - b[:, old + 4:]).mean()
+    assert passed > 2, f"the strip the handle crossed hardly changed ({passed:.2f} levels)"
+    assert beyond < 0.1, f"the part right of the old handle changed ({beyond:.2f} levels)"
+    assert [e for e in errors if e not in THEME_NOISE] == [], errors
+    page.context.close()

@@ -170,7 +170,14 @@ def render(sections, results, sets, n_train):
         f"They are demo weights, trained on a CPU on {n_train} small training images, not the "
         "paper's 350k ImageNet images on a GPU: expect lower figures than the paper's. "
         "Benchmark sets were never used for training or for choosing anything.", "",
-        "## Training", "", "\n\n".join(sections), "",
+        "## Training", "",
+        "Both files come from the training engine (`python -m srgan_lib train`), trained on "
+        "the CPU in the background across several resumed runs; each log is the run's whole "
+        "log. A resumed run continues exactly (tested: bit-identical weights to a run never "
+        "stopped), and the learning-rate decay step may be moved on resume only while it has "
+        "not been reached, which the SRResNet run used to end sooner; so the commands below "
+        "reproduce the files.", "",
+        "\n\n".join(sections), "",
         "## Evaluation", "",
         f"`python -m srgan_lib evaluate --model MODEL --sets {' '.join(sets)}`, with MODEL "
         "`bicubic`, `data/srresnet_x4.safetensors` and `data/srgan_x4.safetensors`. Protocol: "

@@ -1,0 +1,122 @@
+"""The shipped demo weights in data/: they load, match their metadata, logs and model card,
+and upscale a built-in image. Fast; no quality assertions (the card reports those)."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from srgan_lib.config import TrainConfig
+from srgan_lib.data import demo_image
+from srgan_lib.images import convert_image
+from srgan_lib.models import Generator, SRResNet
+from srgan_lib.train import read_log
+from srgan_lib.upscale import SHIPPED, resolve_model, upscale_image
+from srgan_lib.weights import load_weights, read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+CARD = DATA / "MODEL_CARD.md"
+FILES = {"srresnet": (SRResNet, "srresnet_x4"), "srgan": (Generator, "srgan_x4")}
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("model_card", ROOT / "tools" / "model_card.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+model_card = _tool()
+
+
+@pytest.mark.parametrize("stage", FILES)
+def test_shipped_weights_load_and_match_their_metadata(stage):
+    cls, stem = FILES[stage]
+    path = DATA / f"{stem}.safetensors"
+    assert SHIPPED[stage] == path
+    model = load_weights(path, expect=cls, scaling_factor=4)
+    meta = read_metadata(path)
+    assert meta["stage"] == stage and meta["architecture"] == cls.__name__
+    assert meta["content_loss"] in ("mse", "vgg54")
+    assert "provisional" not in meta
+    config = json.loads(meta["config"])
+    # The card's command (`train STAGE --preset cpu`) is the recipe that made the file.
+    assert model_card.recipe_differences(config, stage) == {}
+    assert int(meta["iterations"]) == config["iterations"]
+    assert float(meta["wall_time_s"]) > 0 and meta["hardware"]
+    # The paper's network: 16 blocks of 64 channels, x4.
+    net = model.net if isinstance(model, Generator) else model
+    assert len(net.residual_blocks) == 16 and net.conv_block1.conv_block[0].out_channels == 64
+
+
+@pytest.mark.parametrize("stage", FILES)
+def test_shipped_logs_cover_the_whole_run(stage):
+    _, stem = FILES[stage]
+    meta = read_metadata(DATA / f"{stem}.safetensors")
+    records = read_log(DATA / f"{stem}.log.jsonl")
+    steps = [r["step"] for r in records if "content" in r]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert steps[-1] == int(meta["iterations"])
+    assert any("val_psnr" in r for r in records)
+
+
+@pytest.mark.parametrize("stem, reference", [("srresnet_x4", "SRResNet_x4"),
+                                               ("srgan_x4", "Generator_x4")])
+def test_shipped_keys_and_shapes_are_the_reference_tutorials(stem, reference):
+    state = load_file(DATA / f"{stem}.safetensors")
+    fixture = json.loads((ROOT / "tests" / "fixtures" / "reference_state_dicts.json").read_text())
+    expected = fixture["models"][reference]["state_dict"]
+    assert {k: list(v.shape) for k, v in state.items()} == expected
+
+
+@pytest.mark.parametrize("stage", FILES)
+def test_shipped_model_upscales_a_builtin_image(stage):
+    model = resolve_model(stage)
+    lr = demo_image("astronaut").crop((200, 60, 248, 108))  # 48x48, the face
+    sr = upscale_image(model, lr)
+    assert sr.size == (192, 192) and sr.mode == "RGB"
+    with torch.inference_mode():
+        raw = model(convert_image(lr, "pil", "imagenet-norm").unsqueeze(0))
+    assert raw.shape == (1, 3, 192, 192) and torch.isfinite(raw).all()
+    assert raw.min() >= -1 and raw.max() <= 1  # tanh output, [-1, 1]
+
+
+def test_model_card_describes_these_files():
+    card = CARD.read_text()
+    for _, stem in FILES.values():
+        digest = model_card.sha256(DATA / f"{stem}.safetensors")
+        assert f"sha256: `{digest}`" in card, f"{stem}: re-run tools/model_card.py"
+    assert "python -m srgan_lib evaluate" in card
+    assert re.search(r"\| Set5 \| SRResNet \| \d+\.\d\d \|", card)
+    assert "SRGAN-MSE" in card or "vgg54" in card
+
+
+# --- the card's own logic, on made-up rows --------------------------------------------------
+
+def _rows(psnr, hf):
+    return [{"set": "Set5", "images": 5, "psnr": psnr, "ssim": 0.8, "hf_energy": hf,
+             "colour_shift": 0.1}]
+
+
+def test_goal_checks_say_yes_and_no_honestly():
+    good = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.9, 0.5),
+            "SRGAN": _rows(29.5, 0.9)}
+    text = model_card.goal_checks(good)
+    assert "30.5 dB on Set5: **yes**" in text
+    assert text.count("**yes**") == 4 and "**no**" not in text
+    bad = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.1, 0.5),
+           "SRGAN": _rows(30.2, 0.4)}
+    text = model_card.goal_checks(bad)
+    assert text.count("**no**") == 4 and "**yes**" not in text
+
+
+def test_recipe_differences_name_the_changed_fields():
+    config = TrainConfig.preset("cpu", "srresnet").to_dict()
+    assert model_card.recipe_differences(config, "srresnet") == {}
+    config.update(lr=1e-3, workers=4)  # workers does not change what is computed
+    assert model_card.recipe_differences(config, "srresnet") == {"lr": (1e-3, 2e-4)}
