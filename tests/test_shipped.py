@@ -4,10 +4,13 @@ and upscale a built-in image. Fast; no quality assertions (the card reports thos
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from srgan_lib.config import TrainConfig
@@ -120,3 +123,14 @@ def test_recipe_differences_name_the_changed_fields():
     assert model_card.recipe_differences(config, "srresnet") == {}
     config.update(lr=1e-3, workers=4)  # workers does not change what is computed
     assert model_card.recipe_differences(config, "srresnet") == {"lr": (1e-3, 2e-4)}
+
+
+def test_upscale_command_uses_the_shipped_srgan_by_default(tmp_path):
+    demo_image("astronaut").crop((200, 60, 232, 92)).save(tmp_path / "face.png")  # 32x32
+    run = subprocess.run([sys.executable, "-m", "srgan_lib", "upscale", "face.png", "-o",
+                          "face_x4.png", "--no-progress"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "face.png -> face_x4.png (32x32 -> 128x128)" in run.stdout
+    with Image.open(tmp_path / "face_x4.png") as out:
+        assert out.size == (128, 128) and out.mode == "RGB"
