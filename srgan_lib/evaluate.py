@@ -82,6 +82,11 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
     return rows
 
 
+def _fmt(value, digits):
+    """A table cell: the number with ``digits`` decimals, or ``-`` where there is none."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def format_table(rows, title):
     """The rows of ``evaluate`` as a Markdown table, with the paper's figures beside ours.
 
@@ -90,18 +95,15 @@ def format_table(rows, title):
 
     Explained in: book/07_evaluation.ipynb
     """
-    def fmt(value, digits):
-        return "-" if value is None else f"{value:.{digits}f}"
-
     lines = [f"**{title}**", "",
              "| set | images | PSNR (dB) | SSIM | HF energy | colour shift | paper PSNR "
              "| paper SSIM |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['set']} | {r['images']} | {fmt(r['psnr'], 2)} | "
-                     f"{fmt(r['ssim'], 4)} | {fmt(r['hf_energy'], 3)} | "
-                     f"{fmt(r['colour_shift'], 2)} | {fmt(r['paper_psnr'], 2)} | "
-                     f"{fmt(r['paper_ssim'], 4)} |")
+        lines.append(f"| {r['set']} | {r['images']} | {_fmt(r['psnr'], 2)} | "
+                     f"{_fmt(r['ssim'], 4)} | {_fmt(r['hf_energy'], 3)} | "
+                     f"{_fmt(r['colour_shift'], 2)} | {_fmt(r['paper_psnr'], 2)} | "
+                     f"{_fmt(r['paper_ssim'], 4)} |")
     return "\n".join(lines)
 
 
@@ -118,9 +120,6 @@ def format_comparison(results):
 
     Explained in: book/07_evaluation.ipynb
     """
-    def fmt(value, digits):
-        return "-" if value is None else f"{value:.{digits}f}"
-
     lines = ["| set | method | PSNR (dB) | SSIM | HF energy | colour shift | paper PSNR "
              "| paper SSIM |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     sets = [r["set"] for r in next(iter(results.values()))]
@@ -128,7 +127,7 @@ def format_comparison(results):
         for method, rows in results.items():
             r = next(r for r in rows if r["set"] == name)
             paper = PAPER_TABLE2.get(method, {}).get(name, (None, None))
-            lines.append(f"| {name} | {method} | {fmt(r['psnr'], 2)} | {fmt(r['ssim'], 4)} "
-                         f"| {fmt(r['hf_energy'], 3)} | {fmt(r['colour_shift'], 2)} | "
-                         f"{fmt(paper[0], 2)} | {fmt(paper[1], 4)} |")
+            lines.append(f"| {name} | {method} | {_fmt(r['psnr'], 2)} | {_fmt(r['ssim'], 4)} "
+                         f"| {_fmt(r['hf_energy'], 3)} | {_fmt(r['colour_shift'], 2)} | "
+                         f"{_fmt(paper[0], 2)} | {_fmt(paper[1], 4)} |")
     return "\n".join(lines)

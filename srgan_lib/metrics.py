@@ -50,9 +50,13 @@ def y_channel(img, border=0):
     return y
 
 
-def _pair(sr, hr, border):
+def _same_size(sr, hr):
     if sr.size != hr.size:
         raise ValueError(f"SR and HR differ in size: {sr.size} vs {hr.size}")
+
+
+def _pair(sr, hr, border):
+    _same_size(sr, hr)
     return y_channel(sr, border), y_channel(hr, border)
 
 
@@ -118,8 +122,7 @@ def high_frequency_energy(sr, hr, scale=4, border=4):
 
     Explained in: book/07_evaluation.ipynb
     """
-    def energy(img):
-        y = y_channel(img, border)
+    def energy(y):
         y = y - y.mean()
         window = np.outer(np.hanning(y.shape[0]), np.hanning(y.shape[1]))  # no edge leakage
         power = np.abs(np.fft.fft2(y * window)) ** 2
@@ -127,9 +130,8 @@ def high_frequency_energy(sr, hr, scale=4, border=4):
         fx = np.fft.fftfreq(y.shape[1])[None, :]
         return float(power[np.hypot(fx, fy) > 0.5 / scale].sum())
 
-    if sr.size != hr.size:
-        raise ValueError(f"SR and HR differ in size: {sr.size} vs {hr.size}")
-    return energy(sr) / energy(hr)
+    y_sr, y_hr = _pair(sr, hr, border)
+    return energy(y_sr) / energy(y_hr)
 
 
 def colour_shift(sr, hr):
@@ -148,8 +150,7 @@ def colour_shift(sr, hr):
 
     Explained in: book/07_evaluation.ipynb
     """
-    if sr.size != hr.size:
-        raise ValueError(f"SR and HR differ in size: {sr.size} vs {hr.size}")
+    _same_size(sr, hr)
     means = [np.asarray(img.convert("RGB"), dtype=np.float64).mean(axis=(0, 1))
              for img in (sr, hr)]
     return float(np.abs(means[0] - means[1]).max())

@@ -50,6 +50,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data import TrainDataset
 from .errors import SRGANError
+from .files import atomic_write
 from .images import convert_image, crop_to_multiple, downscale, load_image
 from .losses import (content_loss, discriminator_loss, generator_adversarial_loss,
                      perceptual_loss)
@@ -196,27 +197,26 @@ def _validate(generator, val_files, config, device):
 def read_log(path):
     """The records of a ``log.jsonl`` file, as a list of dicts.
 
+    Every record ends with a newline; a last line without one that does not parse was torn
+    by a kill in the middle of its write, and is left out.
+
     Explained in: book/06_training.ipynb
     """
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    lines = Path(path).read_text().split("\n")
+    records = [json.loads(line) for line in lines[:-1] if line.strip()]
+    if lines[-1].strip():
+        with contextlib.suppress(json.JSONDecodeError):
+            records.append(json.loads(lines[-1]))
+    return records
 
 
 def _truncate_log(path, step):
     """Drop log records after ``step`` (a killed run may have logged past its checkpoint)."""
     if not path.exists():
         return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a kill in the middle of its write
-            continue
-        if record.get("step", 0) <= step:
-            keep.append(record)
-    tmp = path.with_suffix(".jsonl.part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
-    os.replace(tmp, path)
+    keep = [r for r in read_log(path) if r.get("step", 0) <= step]
+    with atomic_write(path) as f:
+        f.write("".join(json.dumps(r) + "\n" for r in keep).encode())
 
 
 def _check_resumable(saved, config, path, step):

@@ -50,9 +50,7 @@ def png_data_uri(img):
 
     Explained in: book/08_comparison.ipynb
     """
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG", optimize=False, compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(_png(img, 6)).decode("ascii")
 
 
 _STYLE = """
@@ -259,10 +257,11 @@ def image_choices(sets=None):
     return choices
 
 
-def _png(img):
-    """PNG bytes of a PIL image, compressed lightly: a live view re-sends them on every change."""
+def _png(img, compress_level=1):
+    """PNG bytes of a PIL image; light compression by default, as a live view re-sends them
+    on every change."""
     buffer = io.BytesIO()
-    img.save(buffer, format="PNG", compress_level=1)
+    img.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

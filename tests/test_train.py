@@ -129,6 +129,17 @@ def test_ci_srresnet_then_srgan(tmp_path):
                            model.conv_block1.conv_block[0].weight)  # it trained
 
 
+def test_read_log_leaves_out_a_torn_last_line_only(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1}\n{"step": 2}\n{"step": 3, "con')
+    assert read_log(log) == [{"step": 1}, {"step": 2}]
+    log.write_text('{"step": 1}\n{"step": 2}')  # complete, just no final newline
+    assert read_log(log) == [{"step": 1}, {"step": 2}]
+    log.write_text('{"step": 1}\n{"st\n{"step": 3}\n')  # damage inside is an error
+    with pytest.raises(json.JSONDecodeError):
+        read_log(log)
+
+
 def test_hardware_names_the_machine():
     cpu = hardware("cpu")
     assert cpu.endswith(f"{os.cpu_count()} logical cores") and len(cpu) > len("1 logical cores")

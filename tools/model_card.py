@@ -25,7 +25,7 @@ from srgan_lib.errors import SRGANError  # noqa: E402
 from srgan_lib.evaluate import format_comparison  # noqa: E402
 from srgan_lib.files import atomic_write  # noqa: E402
 from srgan_lib.sources import find_dataset  # noqa: E402
-from srgan_lib.train import read_log, split_validation  # noqa: E402
+from srgan_lib.train import _RESUMABLE, read_log, split_validation  # noqa: E402
 from srgan_lib.weights import read_metadata  # noqa: E402
 
 DATA = ROOT / "data"
@@ -42,10 +42,9 @@ SHIPPED = (
      "cp runs/srgan_x4/srgan.safetensors data/srgan_x4.safetensors\n"
      "cp runs/srgan_x4/log.jsonl data/srgan_x4.log.jsonl"),
 )
-# Config fields that do not change what is computed (see train._RESUMABLE), left out when
-# checking that a file was made by the command the card gives.
-NOT_RECIPE = {"workers", "device", "log_every", "val_every", "checkpoint_every", "extra",
-              "compile"}
+# Config fields that do not change what is computed (the ones a resume may change, bar the
+# run's length), left out when checking that a file was made by the command the card gives.
+NOT_RECIPE = _RESUMABLE - {"iterations"}
 
 
 def sha256(path):
@@ -94,8 +93,7 @@ def _hours(seconds):
 def training_section(label, weights, log, command):
     """The Markdown describing how one shipped file was trained, from its metadata and log."""
     meta = read_metadata(ROOT / weights)
-    config = json.loads(meta["config"]) if isinstance(meta.get("config"), str) \
-        else meta.get("config", {})
+    config = json.loads(meta["config"])
     records = read_log(ROOT / log)
     val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
     speeds = [r["images_per_s"] for r in records if "images_per_s" in r]
