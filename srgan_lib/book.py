@@ -6,15 +6,17 @@ uses it. nbval compares ``text/markdown`` outputs exactly, so a change to the li
 a chapter was not re-run for fails ``pytest --nbval book/``.
 """
 
+import ast
 import inspect
 import os
 import random
+import textwrap
 import warnings
 
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "profile", "setup", "show", "count_parameters", "show_images"]
+__all__ = ["PROFILES", "profile", "setup", "show", "fold_docstrings", "count_parameters", "show_images"]
 
 PROFILES = ("ci", "full")
 
@@ -60,11 +62,14 @@ def setup(seed=0):
     return name
 
 
-def show(obj):
+def show(obj, docstrings="first-line"):
     """The source of a library object as a Markdown code fence, for a chapter to display.
 
     Args:
         obj: a class, function or module of ``srgan_lib``.
+        docstrings (str): ``'first-line'`` folds every docstring in the listing to its first
+            line (the reader sees what a function is for, not its reference manual);
+            ``'full'`` keeps them whole.
 
     Returns:
         IPython.display.Markdown: the fenced source (``text/markdown``, compared by nbval).
@@ -73,7 +78,32 @@ def show(obj):
     """
     from IPython.display import Markdown
 
-    return Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```")
+    code = textwrap.dedent(inspect.getsource(obj)).rstrip()
+    if docstrings == "first-line":
+        code = fold_docstrings(code)
+    elif docstrings != "full":
+        raise ValueError(f"docstrings must be 'first-line' or 'full', got {docstrings!r}")
+    return Markdown(f"```python\n{code}\n```")
+
+
+def fold_docstrings(code):
+    """Python source with each docstring cut to its first line.
+
+    Explained in: book/04_building_modules.ipynb
+    """
+    lines = code.split("\n")
+    spans = []
+    for node in ast.walk(ast.parse(code)):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            spans.append((body[0].lineno - 1, body[0].end_lineno, body[0].col_offset,
+                          body[0].value.value.strip().split("\n")[0]))
+    for start, end, indent, first in sorted(spans, reverse=True):
+        lines[start:end] = [" " * indent + f'"""{first}"""']
+    return "\n".join(lines)
 
 
 def count_parameters(model):

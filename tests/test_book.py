@@ -12,14 +12,19 @@ import torch
 import yaml
 
 import srgan_lib
-from srgan_lib.book import count_parameters, profile, setup, show, show_images
+from srgan_lib.book import (count_parameters, fold_docstrings, profile, setup, show,
+                             show_images)
 from srgan_lib.data import demo_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 CHAPTERS = [ROOT / f"{c['file']}.ipynb" for part in TOC["parts"] for c in part["chapters"]
-            if (ROOT / f"{c['file']}.ipynb").exists() or c["file"][5:7].isdigit()]
+            if not (ROOT / f"{c['file']}.md").exists()
+            and ((ROOT / f"{c['file']}.ipynb").exists() or c["file"][5:7].isdigit())]
+# Part I teaches SRGAN; Part II ("Under the hood") holds the engineering.
+PART_ONE = [ROOT / f"{c['file']}.ipynb" for part in TOC["parts"]
+            if part["caption"].startswith("Part I:") for c in part["chapters"]]
 
 
 def cells(path, kind=None):
@@ -55,10 +60,36 @@ def test_setup_seeds_and_reports(monkeypatch, capsys):
 
 
 def test_show_is_the_library_source_as_markdown():
-    shown = show(srgan_lib.psnr)
+    shown = show(srgan_lib.psnr, docstrings="full")
     assert shown.data.startswith("```python\ndef psnr(")
     assert shown.data.endswith("```")
     assert inspect.getsource(srgan_lib.psnr).strip() in shown.data
+
+
+def test_show_folds_docstrings_to_their_first_line():
+    shown = show(srgan_lib.ResidualBlock).data
+    full = inspect.getsource(srgan_lib.ResidualBlock)
+    assert "Explained in" in full and "Explained in" not in shown
+    # the class's and forward's docstrings, each now one line; the code itself untouched
+    assert shown.count('"""') == 2 * 2
+    assert "        return x + residual" in shown
+    assert fold_docstrings('def f():\n    """One.\n\n    Two.\n    """\n    return 1') == \
+        'def f():\n    """One."""\n    return 1'
+    with pytest.raises(ValueError, match="docstrings"):
+        show(srgan_lib.psnr, docstrings="none")
+
+
+PART_ONE_FORBIDDEN = re.compile(r"\b(nbval|pytest|CI|the tests?|unit tests?|saniti[sz]e\w*)\b")
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.stem)
+def test_part_one_speaks_to_the_reader_not_about_the_tests(path):
+    # Part I is for learners: talk of the project's test machinery belongs in Part II.
+    prose = "\n".join(source(c) for c in cells(path, "markdown"))
+    comments = "\n".join(line for c in cells(path, "code") for line in source(c).splitlines()
+                         if line.lstrip().startswith("#"))
+    found = PART_ONE_FORBIDDEN.findall(prose + "\n" + comments)
+    assert not found, f"{path.name}: {sorted(set(found))}"
 
 
 def test_count_parameters_and_show_images():
