@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["PROFILES", "profile", "setup", "show", "fold_docstrings", "count_parameters", "show_images"]
+__all__ = ["PROFILES", "profile", "setup", "show", "count_parameters", "show_images"]
 
 PROFILES = ("ci", "full")
 
@@ -87,10 +87,7 @@ def show(obj, docstrings="first-line"):
 
 
 def fold_docstrings(code):
-    """Python source with each docstring cut to its first line.
-
-    Explained in: book/04_building_modules.ipynb
-    """
+    """Python source with each docstring cut to its first line (what ``show`` displays)."""
     lines = code.split("\n")
     spans = []
     for node in ast.walk(ast.parse(code)):
