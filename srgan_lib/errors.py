@@ -13,5 +13,5 @@ __all__ = ["SRGANError"]
 class SRGANError(Exception):
     """A problem with the user's input or environment, with a message saying how to fix it.
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """

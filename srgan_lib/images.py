@@ -170,7 +170,7 @@ def load_image(path, allow_large=False, keep_alpha=False):
         SRGANError: the file is missing, a directory, not an image, truncated or corrupt,
             unreadable, or too large; the message names the file and the fix.
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """
     with _open_checked(path, allow_large) as img:
         img = ImageOps.exif_transpose(img)  # camera JPEGs store "rotate me" as a tag

@@ -56,7 +56,7 @@ def data_dir():
     Returns:
         Path: the data directory (absolute).
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """
     env = os.environ.get("SRGAN_DATA")
     if env:
@@ -82,7 +82,7 @@ class Source:
         split (str): ``'train'`` for training sets, ``'eval'`` for sets kept for
             evaluation (``TrainDataset`` warns when given one).
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """
 
     url: str
@@ -148,7 +148,7 @@ def list_images(folder):
     Raises:
         SRGANError: ``folder`` does not exist or is not a folder.
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -160,7 +160,7 @@ def list_images(folder):
 def registered_name(name):
     """The key of ``SOURCES`` that ``name`` stands for, ignoring case, or None.
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """
     if not isinstance(name, str):
         return None
@@ -209,7 +209,7 @@ def find_dataset(name, download=True):
             a folder of images, a missing set with ``download=False``, or a failed
             download (no network, a corrupt archive, a folder that cannot be written).
 
-    Explained in: book/01_sr_problem.ipynb
+    Explained in: book/11_data.ipynb
     """
     if isinstance(name, os.PathLike):
         return _existing_folder(name)
