@@ -11,7 +11,8 @@ parts of that experiment:
 * ``shifted_and_blurred`` - an image, the same image moved by a pixel or two, and blurred
   versions of it (the bicubic baseline of chapter 1);
 * ``measure_content_losses`` - every content loss between every candidate and the target;
-* ``strongest_channels`` - the most active channels of a feature map, ready to plot.
+* ``strongest_channels`` - the most active channels of a feature map, ready to plot;
+* ``PAPER_TABLE1`` and ``paper_table1`` - what the paper measured for each content loss.
 """
 
 import contextlib
@@ -28,18 +29,33 @@ from .images import convert_image, crop_to_multiple, downscale, upscale_bicubic
 from .vgg import TruncatedVGG19, vgg19_layer_table
 
 __all__ = ["VGG19_URL", "try_imagenet_vgg19", "receptive_field", "feature_map_shapes",
-           "shifted_and_blurred", "measure_content_losses", "strongest_channels"]
+           "shifted_and_blurred", "measure_content_losses", "strongest_channels",
+           "PAPER_TABLE1", "paper_table1"]
 
 # torchvision's ImageNet weights of VGG19 (VGG19_Weights.IMAGENET1K_V1).
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 
-_NO_WEIGHTS = (
-    "ImageNet VGG19 weights are not available here: they are not in the torch hub cache "
-    "and could not be downloaded (or SRGAN_VGG_WEIGHTS=off switched them off), so nothing "
-    "below that needs VGG's trained features is computed. To get them, run this chapter "
-    "in Colab (it downloads them), or download {url} on a machine with internet and copy "
-    "{name} into the folder <torch.hub.get_dir()>/checkpoints/ (print torch.hub.get_dir() "
-    "to see where that is).")
+_NO_WEIGHTS = (  # lines of at most 88 characters: it is printed in a chapter
+    "ImageNet VGG19 weights are not available here: they are not in the torch hub cache\n"
+    "and could not be downloaded (or SRGAN_VGG_WEIGHTS=off switched them off), so the\n"
+    "cells below that need VGG's trained features compute nothing. To get them, run this\n"
+    "chapter in Colab (it downloads them), or download\n"
+    "{url}\n"
+    "on a machine with internet and copy {name} into the folder\n"
+    "<torch.hub.get_dir()>/checkpoints/ (print torch.hub.get_dir() to see where it is).")
+
+# Ledig et al. 2017, Table 1 (x4): the paper's own figures for each content loss, not
+# computed by this library. PSNR (dB) and SSIM on the Y channel; MOS from 1 (bad) to 5
+# (excellent), rated by 26 people. Table 1 has no BSD100 column.
+PAPER_TABLE1 = {
+    "variants": ("SRResNet-MSE", "SRResNet-VGG22", "SRGAN-MSE", "SRGAN-VGG22", "SRGAN-VGG54"),
+    "Set5": {"PSNR": (32.05, 30.51, 30.64, 29.84, 29.40),
+             "SSIM": (0.9019, 0.8803, 0.8701, 0.8468, 0.8472),
+             "MOS": (3.37, 3.46, 3.77, 3.78, 3.58)},
+    "Set14": {"PSNR": (28.49, 27.19, 26.92, 26.44, 26.02),
+              "SSIM": (0.8184, 0.7807, 0.7611, 0.7518, 0.7397),
+              "MOS": (2.98, 3.14, 3.43, 3.57, 3.72)},
+}
 
 
 def _last_lines(text):
@@ -222,3 +238,21 @@ def strongest_channels(features, n=4):
         span = m.max() - m.min()
         out.append((c, (m - m.min()) / span if span > 0 else np.zeros_like(m)))
     return out
+
+
+def paper_table1():
+    """``PAPER_TABLE1`` as a Markdown table: one column per variant, one row per measure.
+
+    Explained in: book/03_content_loss.ipynb
+    """
+    fmt = {"PSNR": "{:.2f}", "SSIM": "{:.4f}", "MOS": "{:.2f}"}
+    variants = PAPER_TABLE1["variants"]
+    lines = ["| data set, measure | " + " | ".join(variants) + " |",
+             "|---|" + "---:|" * len(variants)]
+    for name in ("Set5", "Set14"):
+        for measure, values in PAPER_TABLE1[name].items():
+            cells = [fmt[measure].format(v) for v in values]
+            best = max(values)  # higher is better for all three
+            cells = [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
+            lines.append(f"| {name}, {measure} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
