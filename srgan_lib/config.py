@@ -28,7 +28,7 @@ PRESETS = ("paper", "cpu", "ci")
 class TrainConfig:
     """Everything a training run depends on; saved into checkpoints, logs and weights.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     stage: str = "srresnet"  # 'srresnet' (stage 1, MSE) or 'srgan' (stage 2, adversarial)
@@ -91,7 +91,7 @@ class TrainConfig:
         Returns:
             TrainConfig
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         if name not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}, got {name!r}")
@@ -126,7 +126,7 @@ class TrainConfig:
     def to_dict(self):
         """The configuration as a JSON-ready dict (tuples become lists).
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         d = asdict(self)
         d["train_sets"] = list(self.train_sets)
@@ -136,7 +136,7 @@ class TrainConfig:
     def from_dict(cls, d):
         """Rebuild a configuration saved by ``to_dict`` (unknown keys are refused).
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -147,6 +147,6 @@ class TrainConfig:
     def replace(self, **changes):
         """A copy with some fields changed.
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         return replace(self, **changes)

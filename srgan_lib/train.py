@@ -79,7 +79,7 @@ def split_validation(config):
     Returns:
         tuple[list[Path], list[Path]]: ``(train_files, val_files)``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     files = [f for name in config.train_sets for f in list_images(find_dataset(name))]
     shuffled = random.Random(config.seed).sample(files, len(files))
@@ -90,7 +90,7 @@ def split_validation(config):
 class CropStream(Dataset):
     """Sample ``n`` of a run: an image and a crop drawn from a generator seeded by ``n``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     def __init__(self, dataset, seed):
@@ -113,7 +113,7 @@ class StepBatches(Sampler):
     ``((s * world + r) * batch_size + k)`` for ``k < batch_size``: every rank its own shard,
     and a resumed run continues exactly where it stopped.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     def __init__(self, start, end, batch_size, rank=0, world=1):
@@ -355,7 +355,7 @@ def train(config, out, resume=False, init=None, progress=True):
         SRGANError: a checkpoint that exists without ``resume``, is missing, corrupt, or of
             another configuration; SRGAN without ``init``; data that cannot be found.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     out = Path(out)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.jsonl"
@@ -497,7 +497,7 @@ def hardware(device):
     Returns:
         str: the GPU's name, or the CPU's model name and its number of logical cores.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -527,7 +527,7 @@ def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
     Returns:
         dict[str, Tensor]: ``content``, the loss before the step.
 
-    Explained in: book/05_perceptual_loss.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     autocast = ctx.autocast if ctx is not None else contextlib.nullcontext
     loss = srresnet_update(generator, content, optimizers["generator"], lr_imgs, hr_imgs,
@@ -555,7 +555,7 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
         dict[str, Tensor]: ``d_loss``, ``content``, ``adversarial``, ``perceptual``, and the
         discriminator's mean belief ``d_hr`` = D(HR) and ``d_sr`` = D(G(LR)) in [0, 1].
 
-    Explained in: book/05_perceptual_loss.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     autocast = ctx.autocast if ctx is not None else contextlib.nullcontext
     with autocast():
