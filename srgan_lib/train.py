@@ -406,7 +406,10 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                         batch_sampler=StepBatches(start, config.iterations, config.batch_size,
                                                   ctx.rank, ctx.world),
                         num_workers=config.workers, pin_memory=ctx.device.type == "cuda",
-                        persistent_workers=False)
+                        persistent_workers=False,
+                        # Its own generator: the seed it draws for its workers must not
+                        # move the global one, whose state the checkpoint restores.
+                        generator=torch.Generator().manual_seed(config.seed))
 
     def to_device(x):
         return x.to(ctx.device, non_blocking=True).contiguous(memory_format=ctx.memory_format)
