@@ -32,7 +32,7 @@ def rng_state():
         dict: ``python``, ``numpy``, ``torch`` and ``cuda`` states, in types that
         ``torch.load(weights_only=True)`` accepts.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {"python": random.getstate(),
@@ -45,7 +45,7 @@ def rng_state():
 def set_rng_state(state):
     """Restore the generators saved by ``rng_state``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
@@ -65,7 +65,7 @@ def save_checkpoint(state, path):
         path (str | Path): the checkpoint file; the previous one is replaced only once the
             new one is completely on disk.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def load_checkpoint(path, map_location="cpu"):
         SRGANError: the file is missing, truncated, corrupt, or not a checkpoint of this
             library; the message names the file.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     path = Path(path)
     if not path.is_file():

@@ -7,8 +7,9 @@ the three configurations the project uses:
   HR crops of 96, Adam with lr 1e-4; SRResNet 1e6 iterations; SRGAN 2e5 iterations with the
   learning rate divided by 10 halfway, beta = 1e-3, VGG54 content loss.
 * ``cpu``   - the paper's architecture trained as well as a 2-core CPU can in a few hours:
-  SRResNet 22k iterations on 64-pixel crops at lr 2e-4, divided by 10 at 18k (about 1.7 h
-  on an idle CPU); SRGAN 3k iterations at lr 1e-4, divided by 10 halfway (about 35 min).
+  SRResNet 22k iterations on 64-pixel crops at lr 2e-4, divided by 10 at 18k; SRGAN 3k
+  iterations at lr 1e-4, divided by 10 halfway. The shipped weights took 3.27 h and 0.69 h
+  of a 2-core CPU shared with other work (``data/MODEL_CARD.md``).
 * ``ci``    - a tiny network and a few steps: seconds, to prove the machinery works.
 
 Model selection uses a validation split held out of the *training* sets, never the
@@ -27,7 +28,7 @@ PRESETS = ("paper", "cpu", "ci")
 class TrainConfig:
     """Everything a training run depends on; saved into checkpoints, logs and weights.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     stage: str = "srresnet"  # 'srresnet' (stage 1, MSE) or 'srgan' (stage 2, adversarial)
@@ -79,6 +80,9 @@ class TrainConfig:
     def preset(cls, name, stage="srresnet", **overrides):
         """The ``paper``, ``cpu`` or ``ci`` configuration of a stage, with overrides.
 
+        Fields derived from others follow the overrides: ``iterations=N`` without
+        ``lr_decay_at`` keeps the learning-rate decay at the same fraction of the run.
+
         Args:
             name (str): one of ``PRESETS``.
             stage (str): ``'srresnet'`` or ``'srgan'``.
@@ -87,7 +91,7 @@ class TrainConfig:
         Returns:
             TrainConfig
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         if name not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}, got {name!r}")
@@ -97,8 +101,9 @@ class TrainConfig:
             values = dict(iterations=iterations, lr_decay_at=iterations // 2 if srgan else None,
                           content_loss="vgg54" if srgan else "mse")
         elif name == "cpu":
-            # Two hours of a 2-core CPU. Smaller crops give more gradient steps per hour; the
-            # network itself stays the paper's, so the weights are a real SRResNet.
+            # About 4 hours of a 2-core CPU (the shipped runs: 3.27 h SRResNet + 0.69 h SRGAN).
+            # Smaller crops give more gradient steps per hour; the network itself stays the
+            # paper's, so the weights are a real SRResNet.
             iterations = 3_000 if srgan else 22_000
             values = dict(iterations=iterations, batch_size=16, crop_size=64,
                           lr=1e-4 if srgan else 2e-4,
@@ -111,13 +116,17 @@ class TrainConfig:
                           lr_decay_at=4 if srgan else None, content_loss="mse", workers=0,
                           log_every=1, val_every=4, checkpoint_every=4, val_images=2,
                           val_size=64, train_sets=("T91",))
+        if values["lr_decay_at"] and "iterations" in overrides and "lr_decay_at" not in overrides:
+            # e.g. the cpu preset's decay at 18k of 22k moves to 9k of a run of 11k
+            values["lr_decay_at"] = round(values["lr_decay_at"] * overrides["iterations"]
+                                          / values["iterations"])
         values.update(overrides)
         return cls(stage=stage, **values)
 
     def to_dict(self):
         """The configuration as a JSON-ready dict (tuples become lists).
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         d = asdict(self)
         d["train_sets"] = list(self.train_sets)
@@ -127,7 +136,7 @@ class TrainConfig:
     def from_dict(cls, d):
         """Rebuild a configuration saved by ``to_dict`` (unknown keys are refused).
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
@@ -138,6 +147,6 @@ class TrainConfig:
     def replace(self, **changes):
         """A copy with some fields changed.
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         return replace(self, **changes)

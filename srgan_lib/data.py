@@ -65,7 +65,7 @@ class TrainDataset(Dataset):
         SRGANError: a source cannot be found, an image cannot be read, or no image is at
             least ``crop_size`` on both sides.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     def __init__(self, sources, crop_size=96, scale=4, crops_per_image=1, exclude=()):
@@ -122,7 +122,7 @@ class TrainDataset(Dataset):
             (3, crop_size / scale, crop_size / scale), the generator's input; ``hr`` in
             ``'[-1, 1]'``, (3, crop_size, crop_size), the generator's target (``tanh``).
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
@@ -143,7 +143,7 @@ class TrainDataset(Dataset):
         Returns:
             tuple[torch.Tensor, torch.Tensor]: ``(lr, hr)`` as ``__getitem__`` returns them.
 
-        Explained in: book/06_training.ipynb
+        Explained in: book/09_training_engine.ipynb
         """
         img = self.images[image_index]
         w, h = img.size

@@ -34,7 +34,7 @@ def atomic_write(path):
     Raises:
         OSError: the folder cannot be written.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)

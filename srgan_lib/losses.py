@@ -77,12 +77,13 @@ class VGGContentLoss(nn.Module):
         return F.mse_loss(self.features(sr), target)
 
 
-def content_loss(name, weights="IMAGENET1K_V1"):
+def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75):
     """Build a content loss by name: ``'mse'``, ``'vgg22'`` or ``'vgg54'``.
 
     Args:
         name (str): one of ``CONTENT_LOSSES``.
         weights (str | None): VGG weights for the VGG losses (see ``TruncatedVGG19``).
+        rescale (float): the VGG losses' divisor of the feature maps (the paper's 12.75).
 
     Returns:
         nn.Module: called as ``loss(sr, hr)`` with images in [-1, 1].
@@ -92,7 +93,7 @@ def content_loss(name, weights="IMAGENET1K_V1"):
     if name == "mse":
         return PixelContentLoss()
     if name in ("vgg22", "vgg54"):
-        return VGGContentLoss(int(name[3]), int(name[4]), weights=weights)
+        return VGGContentLoss(int(name[3]), int(name[4]), weights=weights, rescale=rescale)
     raise ValueError(f"content loss must be one of {CONTENT_LOSSES}, got {name!r}")
 
 

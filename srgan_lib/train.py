@@ -31,6 +31,7 @@ of samples with DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
 """
 
 import contextlib
+import copy
 import hashlib
 import json
 import math
@@ -43,6 +44,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
@@ -51,12 +53,12 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .data import TrainDataset
 from .errors import SRGANError
 from .files import atomic_write
-from .images import convert_image, crop_to_multiple, downscale, load_image
-from .losses import (content_loss, discriminator_loss, generator_adversarial_loss,
-                     perceptual_loss)
+from .images import crop_to_multiple, downscale, load_image
+from .losses import content_loss
 from .metrics import psnr
 from .models import Discriminator, Generator, SRResNet
 from .sources import find_dataset, list_images
+from .updates import discriminator_update, generator_update, srresnet_update
 from .upscale import super_resolve
 from .weights import load_weights, save_weights, unwrap
 
@@ -77,7 +79,7 @@ def split_validation(config):
     Returns:
         tuple[list[Path], list[Path]]: ``(train_files, val_files)``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     files = [f for name in config.train_sets for f in list_images(find_dataset(name))]
     shuffled = random.Random(config.seed).sample(files, len(files))
@@ -88,7 +90,7 @@ def split_validation(config):
 class CropStream(Dataset):
     """Sample ``n`` of a run: an image and a crop drawn from a generator seeded by ``n``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     def __init__(self, dataset, seed):
@@ -111,7 +113,7 @@ class StepBatches(Sampler):
     ``((s * world + r) * batch_size + k)`` for ``k < batch_size``: every rank its own shard,
     and a resumed run continues exactly where it stopped.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
 
     def __init__(self, start, end, batch_size, rank=0, world=1):
@@ -178,8 +180,12 @@ class _Context:
 
 
 def _validate(generator, val_files, config, device):
-    """Mean PSNR (paper protocol) of ``generator`` on the held-out validation images."""
-    was_training = generator.training
+    """Mean PSNR (paper protocol) of ``generator`` on the held-out validation images.
+
+    It measures a copy: whatever inference does to a model (eval mode, another memory
+    layout, inference-mode tensors) must not reach the one being trained.
+    """
+    generator = copy.deepcopy(generator)
     scores = []
     for f in val_files:
         hr = load_image(f)
@@ -190,7 +196,6 @@ def _validate(generator, val_files, config, device):
         hr = crop_to_multiple(hr, config.scale)
         scores.append(psnr(super_resolve(generator, downscale(hr, config.scale), device), hr,
                            border=config.scale))
-    generator.train(was_training)
     return sum(scores) / len(scores)
 
 
@@ -230,8 +235,10 @@ def _check_resumable(saved, config, path, step):
                      if k not in resumable and saved.get(k) != current[k])
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+        hint = (f" (--lr-decay-at {saved.get('lr_decay_at')} keeps the saved decay step)"
+                if "lr_decay_at" in changed else "")
         raise SRGANError(f"{path}: the checkpoint was made with another configuration "
-                         f"({details}); resume with the same settings or use a new --out")
+                         f"({details}); resume with the same settings{hint} or use a new --out")
 
 
 def _build(config, ctx, init):
@@ -249,6 +256,8 @@ def _build(config, ctx, init):
         models = {"generator": generator,
                   "discriminator": Discriminator(n_blocks=config.d_n_blocks,
                                                  fc_size=config.d_fc_size)}
+    if ctx.world > 1:  # batch norm over the whole batch, not each process's share
+        models = {k: _sync_batch_norm(m, ctx.device) for k, m in models.items()}
     for m in models.values():
         m.to(ctx.device, memory_format=ctx.memory_format).train()
     optimizers = {k: torch.optim.Adam(m.parameters(), lr=config.lr) for k, m in models.items()}
@@ -256,6 +265,66 @@ def _build(config, ctx, init):
     schedulers = {k: torch.optim.lr_scheduler.MultiStepLR(o, milestones, gamma=0.1)
                   for k, o in optimizers.items()}
     return models, optimizers, schedulers
+
+
+class _SumOverProcesses(torch.autograd.Function):
+    """``all_reduce`` (sum over processes) whose backward pass is a sum over processes too."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        tensor = tensor.clone()
+        dist.all_reduce(tensor)
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+class _GlooSyncBatchNorm(nn.BatchNorm2d):
+    """Batch norm with the statistics of the whole batch of all processes, on CPUs.
+
+    ``torch.nn.SyncBatchNorm`` runs on GPUs only. Here each channel's sum and sum of
+    squared deviations are summed over processes, so every process normalises with
+    the mean and variance one process would compute on the whole batch, and the running
+    statistics follow the whole batch too. Outside training, plain batch norm.
+    """
+
+    def forward(self, x):
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        xf = x.float()  # statistics in fp32, also under bf16 autocast
+        n = torch.tensor(float(xf.numel() // xf.shape[1]))
+        dist.all_reduce(n)  # values in the whole batch, per channel
+        mean = _SumOverProcesses.apply(xf.sum((0, 2, 3))) / n
+        centred = xf - mean.view(1, -1, 1, 1)
+        var = _SumOverProcesses.apply((centred * centred).sum((0, 2, 3))) / n
+        with torch.no_grad():  # as F.batch_norm: the unbiased variance in the running one
+            self.num_batches_tracked += 1
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.running_var.mul_(1 - self.momentum).add_(self.momentum * var * n / (n - 1))
+        y = centred * torch.rsqrt(var + self.eps).view(1, -1, 1, 1)
+        return (y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)).to(x.dtype)
+
+
+def _sync_batch_norm(module, device):
+    """``module`` with every BatchNorm2d replaced by one that syncs across processes.
+
+    Under DDP each process sees ``batch_size`` crops; without this its batch norm would
+    normalise over that share alone instead of over the whole batch of all processes.
+    """
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            sync = _GlooSyncBatchNorm(child.num_features, child.eps, child.momentum)
+            sync.load_state_dict(child.state_dict())
+            setattr(module, name, sync)
+        else:
+            _sync_batch_norm(child, device)
+    return module
 
 
 def _wrap(model, ctx, config):
@@ -286,7 +355,7 @@ def train(config, out, resume=False, init=None, progress=True):
         SRGANError: a checkpoint that exists without ``resume``, is missing, corrupt, or of
             another configuration; SRGAN without ``init``; data that cannot be found.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     out = Path(out)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.jsonl"
@@ -332,12 +401,15 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
     generator = _wrap(models["generator"], ctx, config)
     discriminator = (_wrap(models["discriminator"], ctx, config)
                      if "discriminator" in models else None)
-    content = content_loss(config.content_loss).to(ctx.device)
+    content = content_loss(config.content_loss, rescale=config.vgg_rescale).to(ctx.device)
     loader = DataLoader(CropStream(dataset, config.seed),
                         batch_sampler=StepBatches(start, config.iterations, config.batch_size,
                                                   ctx.rank, ctx.world),
                         num_workers=config.workers, pin_memory=ctx.device.type == "cuda",
-                        persistent_workers=False)
+                        persistent_workers=False,
+                        # Its own generator: the seed it draws for its workers must not
+                        # move the global one, whose state the checkpoint restores.
+                        generator=torch.Generator().manual_seed(config.seed))
 
     def to_device(x):
         return x.to(ctx.device, non_blocking=True).contiguous(memory_format=ctx.memory_format)
@@ -357,7 +429,7 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
     bar = tqdm(total=config.iterations, initial=start, desc=config.stage, unit="step",
                dynamic_ncols=True, **quiet)
     t0, images, t_window = time.perf_counter(), 0, time.perf_counter()
-    step = start
+    step, final_psnr = start, None
     try:
         for lr_imgs, hr_imgs in loader:
             lr_imgs, hr_imgs = to_device(lr_imgs), to_device(hr_imgs)
@@ -371,17 +443,21 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                 s.step()
             step += 1
             images += lr_imgs.shape[0] * ctx.world
-            if ctx.master and (step % config.log_every == 0 or step == config.iterations):
+            last = step == config.iterations
+            validate = bool(val_files) and (step % config.val_every == 0 or last)
+            # A validation step is logged too, whether or not it is a logging step.
+            if ctx.master and (step % config.log_every == 0 or last or validate):
                 now = time.perf_counter()
                 record = {"step": step, **{k: float(v) for k, v in record.items()},
                           "lr": lr,
                           "images_per_s": images / (now - t_window),
                           "wall_time": wall + now - t0}
                 images, t_window = 0, now
-                if val_files and (step % config.val_every == 0 or step == config.iterations):
+                if validate:
                     record["val_psnr"] = _validate(unwrap(models["generator"]), val_files,
                                                    config, ctx.device)
                     best = max(best, record["val_psnr"])
+                    final_psnr = record["val_psnr"] if last else None
                 log.write(json.dumps(record) + "\n")
                 log.flush()
                 bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
@@ -400,8 +476,11 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
         _sync_buffers(models)
     weights = out / f"{config.stage}.safetensors"
     if ctx.master:
+        # The last step's weights, as in the paper, not the best validation step's.
         save_weights(models["generator"], weights, stage=config.stage,
                      content_loss=config.content_loss, iterations=step,
+                     weights_from="the last step, not the best validation step",
+                     val_psnr=final_psnr,
                      train_sets=list(config.train_sets), config=config.to_dict(),
                      best_val_psnr=best if best > -math.inf else None,
                      device=str(ctx.device), hardware=hardware(ctx.device),
@@ -421,7 +500,7 @@ def hardware(device):
     Returns:
         str: the GPU's name, or the CPU's model name and its number of logical cores.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -438,10 +517,10 @@ def hardware(device):
 
 
 def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
-    """One SRResNet step: the content loss of the SR batch, one Adam step of the generator.
+    """One SRResNet step of the engine: ``srresnet_update`` under the run's autocast.
 
     Args:
-        generator (nn.Module): SRResNet (imagenet-norm in, [-1, 1] out).
+        generator (nn.Module): SRResNet (imagenet-norm in, [-1, 1] out), maybe DDP-wrapped.
         content (nn.Module): the content loss, ``content(sr, hr)``.
         optimizers (dict): ``{"generator": optimizer}``.
         lr_imgs (Tensor): (N, 3, h, w) in imagenet-norm.
@@ -451,25 +530,23 @@ def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
     Returns:
         dict[str, Tensor]: ``content``, the loss before the step.
 
-    Explained in: book/05_perceptual_loss.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
-    autocast = ctx.autocast() if ctx is not None else contextlib.nullcontext()
-    with autocast:  # under autocast, convolutions run in bf16 and the MSE in fp32
-        sr = generator(lr_imgs)  # (N, 3, H, W) in [-1, 1]
-        loss = content(sr, hr_imgs)
-    optimizers["generator"].zero_grad(set_to_none=True)
-    loss.backward()
-    optimizers["generator"].step()
-    return {"content": loss.detach()}
+    autocast = ctx.autocast if ctx is not None else contextlib.nullcontext
+    loss = srresnet_update(generator, content, optimizers["generator"], lr_imgs, hr_imgs,
+                           autocast)
+    return {"content": loss}
 
 
 def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, ctx=None,
                beta=1e-3):
-    """One SRGAN step: the discriminator's update, then the generator's with D frozen.
+    """One SRGAN step of the engine: the discriminator's update, then the generator's.
 
     Args:
-        generator (nn.Module): the Generator (imagenet-norm in, [-1, 1] out).
-        discriminator (nn.Module): the Discriminator (imagenet-norm in, logits out).
+        generator (nn.Module): the Generator (imagenet-norm in, [-1, 1] out), maybe
+            DDP-wrapped.
+        discriminator (nn.Module): the Discriminator (imagenet-norm in, logits out), maybe
+            DDP-wrapped.
         content (nn.Module): the content loss, ``content(sr, hr)``.
         optimizers (dict): ``{"generator": ..., "discriminator": ...}``.
         lr_imgs (Tensor): (N, 3, h, w) in imagenet-norm.
@@ -481,44 +558,20 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
         dict[str, Tensor]: ``d_loss``, ``content``, ``adversarial``, ``perceptual``, and the
         discriminator's mean belief ``d_hr`` = D(HR) and ``d_sr`` = D(G(LR)) in [0, 1].
 
-    Explained in: book/05_perceptual_loss.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
-    def d_input(imgs):  # D sees imagenet-norm, like VGG
-        return convert_image(imgs, "[-1, 1]", "imagenet-norm")
-
-    def autocast():
-        return ctx.autocast() if ctx is not None else contextlib.nullcontext()
-
+    autocast = ctx.autocast if ctx is not None else contextlib.nullcontext
     with autocast():
-        sr = generator(lr_imgs)
-        # 1. Discriminator: HR -> real (1), SR -> fake (0). SR is detached: this step must
-        # not move the generator. Real and fake go through D as separate batches, so D's
-        # batch norm sees an all-fake batch here exactly as it does in G's step below (as
-        # in the reference tutorial); one backward covers both forwards.
-        hr_logits = discriminator(d_input(hr_imgs)).float()
-        sr_logits = discriminator(d_input(sr.detach())).float()
-    d_loss = discriminator_loss(hr_logits, sr_logits)
-    optimizers["discriminator"].zero_grad(set_to_none=True)
-    d_loss.backward()
-    optimizers["discriminator"].step()
-
-    # 2. Generator: content + beta * adversarial, with D frozen so only G learns from it.
-    # The plain module is called (not the DDP wrapper): D's parameters take no gradient here.
-    plain_d = unwrap(discriminator)
-    plain_d.requires_grad_(False)
-    with autocast():
-        adv_logits = plain_d(d_input(sr)).float()
-        c_loss = content(sr, hr_imgs).float()
-    a_loss = generator_adversarial_loss(adv_logits)
-    g_loss = perceptual_loss(c_loss, a_loss, beta)
-    optimizers["generator"].zero_grad(set_to_none=True)
-    g_loss.backward()
-    optimizers["generator"].step()
-    plain_d.requires_grad_(True)
-    return {"content": c_loss.detach(), "adversarial": a_loss.detach(),
-            "perceptual": g_loss.detach(), "d_loss": d_loss.detach(),
-            "d_hr": torch.sigmoid(hr_logits.detach()).mean(),
-            "d_sr": torch.sigmoid(sr_logits.detach()).mean()}
+        sr_imgs = generator(lr_imgs)  # one forward of G serves both updates
+    d_loss, hr_logits, sr_logits = discriminator_update(
+        discriminator, optimizers["discriminator"], hr_imgs, sr_imgs, autocast)
+    # G's update calls the plain D, not its DDP wrapper: D's parameters take no gradient.
+    c_loss, a_loss, g_loss = generator_update(
+        unwrap(discriminator), content, optimizers["generator"], sr_imgs, hr_imgs, beta,
+        autocast)
+    return {"content": c_loss, "adversarial": a_loss, "perceptual": g_loss,
+            "d_loss": d_loss, "d_hr": torch.sigmoid(hr_logits).mean(),
+            "d_sr": torch.sigmoid(sr_logits).mean()}
 
 
 def _sync_buffers(models):

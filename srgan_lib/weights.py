@@ -39,7 +39,7 @@ def unwrap(model):
     Saving the unwrapped module keeps the state_dict keys free of ``module.`` and
     ``_orig_mod.`` prefixes, so files always load into the plain classes.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     while True:
         if hasattr(model, "_orig_mod"):  # torch.compile
@@ -128,7 +128,7 @@ def save_weights(model, path, **metadata):
     Returns:
         Path: ``path``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     path = Path(path)
     model = unwrap(model)

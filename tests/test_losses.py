@@ -71,3 +71,17 @@ def test_perceptual_loss_weights_the_adversarial_term_by_1e3():
     content, adversarial = torch.tensor(0.5), torch.tensor(2.0)
     assert perceptual_loss(content, adversarial).item() == pytest.approx(0.502)
     assert perceptual_loss(content, adversarial, beta=0.1).item() == pytest.approx(0.7)
+
+
+def test_vgg_content_loss_default_rescale_is_the_papers_12_75():
+    # Ledig et al., Section 2.2.1: VGG feature maps are divided by 12.75.
+    torch.manual_seed(0)
+    default = VGGContentLoss(2, 2, weights=None)
+    assert default.rescale == 12.75
+    assert content_loss("vgg54", weights=None).rescale == 12.75
+    assert content_loss("vgg22", weights=None, rescale=1.0).rescale == 1.0
+    sr, hr = torch.rand(1, 3, 16, 16) * 2 - 1, torch.rand(1, 3, 16, 16) * 2 - 1
+    vgg = default.truncated_vgg19
+    raw = torch.mean((vgg(convert_image(sr, "[-1, 1]", "imagenet-norm"))
+                      - vgg(convert_image(hr, "[-1, 1]", "imagenet-norm"))) ** 2)
+    torch.testing.assert_close(default(sr, hr), raw / 12.75 ** 2)

@@ -49,6 +49,32 @@ def test_cpu_preset_keeps_the_papers_network():
     assert not set(cpu.train_sets) & {"Set5", "Set14", "BSD100"}
 
 
+def test_iterations_override_keeps_the_lr_decay_at_the_same_fraction():
+    # cpu SRResNet decays at 18k of 22k; SRGAN presets halfway.
+    assert TrainConfig.preset("cpu", "srresnet", iterations=11_000).lr_decay_at == 9_000
+    assert TrainConfig.preset("cpu", "srgan", iterations=1_000).lr_decay_at == 500
+    assert TrainConfig.preset("paper", "srgan", iterations=2_000).lr_decay_at == 1_000
+    assert TrainConfig.preset("paper", "srresnet", iterations=2_000).lr_decay_at is None
+    # An explicit decay step wins, None included.
+    assert TrainConfig.preset("cpu", "srresnet", iterations=11_000,
+                              lr_decay_at=700).lr_decay_at == 700
+    assert TrainConfig.preset("cpu", "srgan", iterations=1_000,
+                              lr_decay_at=None).lr_decay_at is None
+
+
+def test_iterations_on_the_command_line_moves_the_lr_decay(tmp_path, monkeypatch):
+    import srgan_lib.train
+    from srgan_lib.__main__ import main
+
+    seen = []
+    monkeypatch.setattr(srgan_lib.train, "train",
+                        lambda config, out, **kwargs: seen.append(config) or Path(out))
+    base = ["train", "srresnet", "--preset", "cpu", "--out", str(tmp_path), "--iterations"]
+    assert main([*base, "11000"]) in (0, None)
+    assert main([*base, "11000", "--lr-decay-at", "5000"]) in (0, None)
+    assert [(c.iterations, c.lr_decay_at) for c in seen] == [(11_000, 9_000), (11_000, 5_000)]
+
+
 def test_config_checks_and_round_trip():
     with pytest.raises(ValueError, match="stage"):
         TrainConfig(stage="esrgan")
@@ -191,7 +217,7 @@ def test_resume_may_move_an_lr_decay_not_reached_yet(tmp_path):
     b = load_file(tmp_path / "moved" / "srresnet.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     # Once a decay step has been passed, moving it would change the past: refused.
-    with pytest.raises(SRGANError, match="lr_decay_at: 6 -> 8"):
+    with pytest.raises(SRGANError, match="lr_decay_at: 6 -> 8.*--lr-decay-at 6 keeps"):
         train(longer.replace(iterations=12, lr_decay_at=8), tmp_path / "moved", resume=True,
               progress=False)
 
@@ -290,3 +316,172 @@ def test_srgan_step_scores_fakes_alike_in_both_updates():
                                                          rel=1e-5)
     assert record["perceptual"].item() == pytest.approx(
         record["content"].item() + 1e-3 * record["adversarial"].item(), rel=1e-6)
+
+
+# --- what the engine must do, each stated on its own ---------------------------------------
+
+def _tiny_srresnet_init(tmp_path, config):
+    """A seeded SRResNet of the config's size, saved as the SRGAN stage's --init."""
+    from srgan_lib.weights import save_weights
+
+    torch.manual_seed(5)
+    model = SRResNet(n_blocks=config.n_blocks, n_channels=config.n_channels)
+    return save_weights(model, tmp_path / "init.safetensors")
+
+
+def test_validation_runs_when_val_every_is_not_a_multiple_of_log_every(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet", iterations=6, log_every=3, val_every=2)
+    train(config, tmp_path, progress=False)
+    log = read_log(tmp_path / "log.jsonl")
+    assert [r["step"] for r in log if "val_psnr" in r] == [2, 4, 6]
+    assert {3, 6} <= {r["step"] for r in log}  # the logging steps are still there
+
+
+def test_training_without_channels_last_survives_validation(tmp_path):
+    # Validation used to switch the live model to channels_last under inference mode:
+    # the next step's backward then failed ("Inference tensors cannot be saved...").
+    config = TrainConfig.preset("ci", "srresnet", iterations=4, val_every=2,
+                                channels_last=False)
+    train(config, tmp_path, progress=False)
+    log = read_log(tmp_path / "log.jsonl")
+    assert [r["step"] for r in log if "val_psnr" in r] == [2, 4]
+
+
+def test_validation_leaves_the_trained_model_as_it_was():
+    from srgan_lib.train import _validate
+
+    config = TrainConfig.preset("ci", "srresnet")
+    _, val_files = split_validation(config)
+    model = SRResNet(n_blocks=config.n_blocks, n_channels=config.n_channels).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert _validate(model, val_files, config, torch.device("cpu")) > 0
+    assert model.training
+    for k, v in model.state_dict().items():
+        assert not v.is_inference() and v.is_contiguous(), k  # layout kept: NCHW
+        assert torch.equal(v, before[k]), k
+
+
+def test_last_step_weights_are_exported_and_the_metadata_says_so(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet", iterations=4, val_every=2)
+    weights = train(config, tmp_path, progress=False)
+    meta = read_metadata(weights)
+    assert meta["weights_from"] == "the last step, not the best validation step"
+    val = [r["val_psnr"] for r in read_log(tmp_path / "log.jsonl") if "val_psnr" in r]
+    assert json.loads(meta["val_psnr"]) == pytest.approx(val[-1])
+    assert json.loads(meta["best_val_psnr"]) == pytest.approx(max(val))
+    state = load_checkpoint(tmp_path / "checkpoint.pt")["models"]["generator"]
+    exported = load_file(weights)
+    assert all(torch.equal(exported[k], v) for k, v in state.items())
+
+
+def test_srresnet_step_changes_every_weight_and_the_loss_falls():
+    import torch.nn.functional as F
+
+    from srgan_lib.losses import PixelContentLoss
+    from srgan_lib.train import srresnet_step
+
+    torch.manual_seed(0)
+    stream = CropStream(TrainDataset("T91", crop_size=32, scale=4), seed=0)
+    lr_imgs = torch.stack([stream[0][0], stream[1][0]])
+    hr_imgs = torch.stack([stream[0][1], stream[1][1]])
+    model = SRResNet(n_blocks=2, n_channels=16).train()
+    optimizers = {"generator": torch.optim.Adam(model.parameters(), lr=1e-3)}
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def loss_now():  # measured here, not taken from the step's own record
+        with torch.no_grad():
+            return F.mse_loss(model(lr_imgs), hr_imgs).item()
+
+    first = loss_now()
+    for _ in range(30):
+        srresnet_step(model, PixelContentLoss(), optimizers, lr_imgs, hr_imgs)
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert loss_now() < 0.5 * first
+
+
+def _states_equal(a, b, path="state"):
+    """Assert two nested checkpoint structures are bit-identical."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype, path
+        assert torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _states_equal(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _states_equal(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def test_srgan_stage_killed_and_resumed_ends_bit_identical(tmp_path, monkeypatch):
+    import srgan_lib.train as engine
+
+    config = TrainConfig.preset("ci", "srgan", checkpoint_every=3)  # 8 steps, decay at 4
+    init = _tiny_srresnet_init(tmp_path, config)
+    train(config, tmp_path / "straight", init=init, progress=False)
+
+    real_step, calls = engine.srgan_step, []
+
+    def killed_at_step_6(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt  # a kill after 5 steps: the checkpoint is at 3
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "srgan_step", killed_at_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "killed", init=init, progress=False)
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 3
+    monkeypatch.setattr(engine, "srgan_step", real_step)
+    train(config, tmp_path / "killed", resume=True, progress=False)
+
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 8
+    assert set(a["models"]) == set(a["optimizers"]) == {"generator", "discriminator"}
+    a.pop("wall_time"), b.pop("wall_time")
+    _states_equal(a, b)  # G, D, both optimisers, both schedulers, RNGs, best PSNR
+    assert a["schedulers"]["discriminator"]["last_epoch"] == 8
+    assert a["optimizers"]["discriminator"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    assert [r["step"] for r in read_log(tmp_path / "killed" / "log.jsonl")] == list(range(1, 9))
+
+
+@pytest.fixture
+def vgg19_stand_in(hub_dir):
+    """torchvision's VGG19 file in the hub cache, with random He-scaled tensors of the real
+    shapes (so that activations stay finite through all 16 convolutions)."""
+    from srgan_lib.vgg import TruncatedVGG19
+
+    torch.manual_seed(0)
+    features = TruncatedVGG19(5, 4, weights=None).truncated_vgg19
+    state = {}
+    for k, v in features.state_dict().items():
+        fan_in = v[0].numel() if v.dim() > 1 else 1
+        state[f"features.{k}"] = (torch.randn_like(v) * (2 / fan_in) ** 0.5 if v.dim() > 1
+                                  else torch.zeros_like(v))
+    (hub_dir / "checkpoints").mkdir()
+    torch.save(state, hub_dir / "checkpoints" / "vgg19-dcbb9e9d.pth")
+
+
+def test_engine_runs_a_vgg_content_loss_and_follows_vgg_rescale(tmp_path, vgg19_stand_in):
+    # Two SRGAN steps through the engine with VGG54 on stand-in weights of VGG19's shapes.
+    # The loss divides feature maps by vgg_rescale, so the first step's content loss (same
+    # weights, same data) scales by 1 / vgg_rescale ** 2.
+    config = TrainConfig.preset("ci", "srgan", iterations=2, content_loss="vgg54",
+                                amp="off", val_every=1000)
+    init = _tiny_srresnet_init(tmp_path, config)
+    first = {}
+    for rescale in (12.75, 1.0):
+        out = tmp_path / f"rescale_{rescale}"
+        weights = train(config.replace(vgg_rescale=rescale), out, init=init, progress=False)
+        log = read_log(out / "log.jsonl")
+        assert [r["step"] for r in log] == [1, 2]
+        assert all(r["content"] > 0 and 0 < r["d_sr"] < 1 for r in log), log
+        first[rescale] = log[0]["content"]
+        meta = read_metadata(weights)
+        assert meta["content_loss"] == "vgg54"
+        assert json.loads(meta["config"])["vgg_rescale"] == rescale
+    assert first[1.0] / first[12.75] == pytest.approx(12.75 ** 2, rel=1e-4)
