@@ -145,6 +145,10 @@ def test_model_card_describes_these_files():
     assert "python -m srgan_lib evaluate" in card
     assert re.search(r"\| Set5 \| SRResNet \| \d+\.\d\d \|", card)
     assert "SRGAN-MSE" in card or "vgg54" in card
+    # The shipped SRGAN was trained with the MSE content loss: Table 1's SRGAN-MSE row.
+    assert re.search(r"\| Set5 \| SRGAN \| .* \| SRGAN-MSE \(Table 1\) \| 30\.64 \| 0\.8701 \|",
+                     card)
+    assert "paper, SRGAN-MSE vs SRResNet-MSE: -1.41 dB" in card
 
 
 # --- the card's own logic, on made-up rows --------------------------------------------------
@@ -164,6 +168,18 @@ def test_goal_checks_say_yes_and_no_honestly():
            "SRGAN": _rows(30.2, 0.4)}
     text = model_card.goal_checks(bad)
     assert text.count("**no**") == 4 and "**yes**" not in text
+
+
+def test_goal_checks_quote_the_papers_gap_between_the_rows_compared():
+    rows = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.9, 0.5),
+            "SRGAN": _rows(29.5, 0.9)}
+    for method, name, figure in (("Bicubic", "Bicubic", 28.43),
+                                 ("SRResNet", "SRResNet-MSE", 32.05),
+                                 ("SRGAN", "SRGAN-MSE", 30.64)):
+        rows[method][0].update(paper_row=name, paper_table=1, paper_psnr=figure)
+    text = model_card.goal_checks(rows)
+    assert "(-1.40 dB; paper, SRGAN-MSE vs SRResNet-MSE: -1.41 dB)" in text
+    assert "paper, SRResNet-MSE vs Bicubic: +3.62 dB" in text
 
 
 def test_recipe_differences_name_the_changed_fields():
