@@ -29,29 +29,28 @@ __all__ = ["main"]
 
 
 def _evaluate(args):
-    from .evaluate import PROTOCOL, evaluate, format_table
-    from .models import Generator, SRResNet
-    from .upscale import default_device, model_scale
-    from .weights import load_weights
+    from .evaluate import PAPER, PROTOCOL, evaluate, format_table, paper_row
+    from .upscale import default_device, model_scale, resolve_model
 
-    if args.model == "bicubic":
-        model, label, scale = "bicubic", "Bicubic", args.scale
+    model = resolve_model(args.model, device=args.device or default_device())
+    if model == "bicubic":
+        label, scale = "Bicubic", args.scale
     else:
-        device = args.device or default_device()
-        model = load_weights(args.model, expect=(SRResNet, Generator), device=device)
-        scale = model_scale(model)
-        label = f"{type(model).__name__} ({args.model})"
+        label, scale = f"{type(model).__name__} ({args.model})", model_scale(model)
     rows = evaluate(model, sets=args.sets, scale=scale, device=args.device,
                     progress=not args.no_progress)
     protocol = PROTOCOL.format(scale=scale)
+    row, reason = paper_row(model)
+    paper = (f"Ledig et al. 2017, Table {PAPER[row]['table']}, row {row} ({reason})" if row
+             else f"no row of Ledig et al. 2017 ({reason})")
     if args.json:
         print(json.dumps({"model": args.model, "scale": scale, "protocol": protocol,
-                          "results": rows}, indent=2))
-    else:
-        print(format_table(rows, f"{label} x{scale}"))
-        print(f"\nProtocol: {protocol}. HF energy: detail above the LR Nyquist frequency "
-              "relative to HR (1 = as much as the truth). Colour shift: largest change of a "
-              "colour channel's mean, 8-bit levels. Paper: Ledig et al. 2017, Table 2.")
+                          "paper": paper, "results": rows}, indent=2))
+        return
+    print(format_table(rows, f"{label} x{scale}", markdown=args.markdown))
+    print(f"\nProtocol: {protocol}. HF energy: detail above the LR Nyquist frequency "
+          "relative to HR (1 = as much as the truth). Colour shift: largest change of a "
+          f"colour channel's mean, 8-bit levels. Paper: {paper}.")
 
 
 def _upscale(args):
@@ -103,15 +102,18 @@ def build_parser():
     ev = commands.add_parser("evaluate", help="PSNR / SSIM by the paper's protocol",
                              description="Mean PSNR and SSIM (Y channel, border = scale) of a "
                              "model or of bicubic upsampling on benchmark sets, beside the "
-                             "SRGAN paper's Table 2.")
+                             "row of the SRGAN paper (Table 1 or 2) that matches the model's "
+                             "content loss.")
     ev.add_argument("--model", default="bicubic",
-                    help="'bicubic' or a .safetensors weights file (default: bicubic)")
+                    help="bicubic | srresnet | srgan | PATH.safetensors (default: bicubic)")
     ev.add_argument("--sets", nargs="+", default=["Set5", "Set14"],
                     help="set names (found in $SRGAN_DATA or downloaded) or folders of images")
     ev.add_argument("--scale", type=int, default=4, choices=(2, 4, 8),
                     help="upscaling factor for bicubic (a model uses its own)")
     ev.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument("--markdown", action="store_true",
+                    help="print the table as Markdown instead of aligned plain text")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.set_defaults(run=_evaluate)
 

@@ -50,15 +50,18 @@ def test_size_mismatch_is_refused():
         psnr(grey(0, (16, 16)), grey(0, (16, 20)))
 
 
-@pytest.mark.parametrize("name, paper_psnr, our_ssim", [("Set5", 28.43, 0.8111),
-                                                        ("Set14", 26.10, 0.7049)])
-def test_bicubic_x4_reproduces_the_papers_table(name, paper_psnr, our_ssim):
-    # The paper's Table 2 bicubic Set5 is 28.43 dB; Set14 with this protocol is 26.10 dB
-    # (the paper prints 25.99). The SSIM figures are this implementation's own, pinned so that
-    # a change of protocol cannot slip in unnoticed.
+@pytest.mark.parametrize("name, our_psnr, our_ssim, psnr_gap, ssim_gap", [
+    ("Set5", 28.43, 0.8111, 0.00, -0.010), ("Set14", 26.10, 0.7049, +0.11, -0.044)])
+def test_bicubic_x4_against_the_papers_table(name, our_psnr, our_ssim, psnr_gap, ssim_gap):
+    # The paper's Table 2 bicubic: Set5 28.43 / 0.8211, Set14 25.99 / 0.7486. Our PSNR matches
+    # on Set5 and is 0.11 dB higher on Set14; our SSIM is 0.010 and 0.044 lower (the paper does
+    # not give its SSIM implementation). These gaps are what metrics.py and the README state.
     [row] = evaluate("bicubic", sets=[name], scale=4, progress=False)
-    assert row["psnr"] == pytest.approx(paper_psnr, abs=0.01)
+    paper = {"Set5": (28.43, 0.8211), "Set14": (25.99, 0.7486)}[name]
+    assert row["psnr"] == pytest.approx(our_psnr, abs=0.005)
     assert row["ssim"] == pytest.approx(our_ssim, abs=0.0005)
+    assert row["psnr"] - paper[0] == pytest.approx(psnr_gap, abs=0.005)
+    assert row["ssim"] - paper[1] == pytest.approx(ssim_gap, abs=0.0005)
 
 
 def test_high_frequency_energy_orders_blur_and_detail():
