@@ -235,7 +235,7 @@ def main(argv=None):
 
     A bad option exits with status 2 from the parser, before any work starts.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     args = build_parser().parse_args(argv)
     try:

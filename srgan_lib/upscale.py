@@ -39,7 +39,7 @@ SHIPPED = {"srgan": _DATA / "srgan_x4.safetensors", "srresnet": _DATA / "srresne
 def default_device():
     """``'cuda'`` when a GPU is visible, else ``'cpu'``.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -47,7 +47,7 @@ def default_device():
 def model_scale(model):
     """The upscaling factor of an ``SRResNet`` or ``Generator``: 2 per sub-pixel block.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     srresnet = getattr(model, "net", model)  # a Generator wraps its SRResNet as .net
     return 2 ** len(srresnet.subpixel_convolutional_blocks)
@@ -96,7 +96,7 @@ def super_resolve(model, lr, device=None, tile=None, overlap=None, bf16=False,
     Returns:
         PIL.Image: the SR image, ``model_scale(model)`` times larger, 8-bit RGB.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     s = model_scale(model)
     w, h = lr.size
@@ -184,7 +184,7 @@ def upscale_image(model, img, **kwargs):
     Returns:
         PIL.Image: the upscaled image, same mode as ``img``.
 
-    Explained in: book/08_comparison.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     rgb = _premultiply(img) if img.mode == "RGBA" else img.convert("RGB")
     if model == "bicubic":
@@ -281,7 +281,7 @@ def upscale_files(inputs, output, model="srgan", tile=192, overlap=None, scale=N
     Raises:
         SRGANError: any bad input, weights file or output path, naming the file.
 
-    Explained in: book/08_comparison.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     device = device or default_device()
     net = resolve_model(model, device=device, scaling_factor=scale)
