@@ -49,6 +49,8 @@ def _evaluate(args):
     row, reason = paper_row(model)
     paper = (f"Ledig et al. 2017, Table {PAPER[row]['table']}, row {row} ({reason})" if row
              else f"no row of Ledig et al. 2017 ({reason})")
+    if scale != 4:
+        paper = "none (Ledig et al. 2017 report x4 only)"
     if args.json:
         print(json.dumps({"model": args.model, "scale": scale, "protocol": protocol,
                           "paper": paper, "results": rows}, indent=2))

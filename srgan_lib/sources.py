@@ -45,13 +45,25 @@ __all__ = ["data_dir", "Source", "SOURCES", "IMAGE_EXTENSIONS", "find_dataset", 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
+def _checkout_root():
+    """The project's root folder when the library runs from a source checkout, else None.
+
+    A checkout is recognised by the ``pyproject.toml`` beside the ``srgan_lib`` package.
+    """
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
 def data_dir():
     """The folder where named image sets are looked up and downloaded to.
 
     In order: the environment variable ``SRGAN_DATA`` when it is set; ``data/datasets`` of
     the source checkout when the library runs from one (the folder above the package holds
     ``pyproject.toml``; the folder is git-ignored); else ``~/.cache/srgan_lib/datasets``.
-    The folder is not created here: it is only written to when something is downloaded.
+    A relative ``SRGAN_DATA`` (the README's ``../shared/datasets``) is taken relative to the
+    project's root in a checkout, so the command line at the root, the tests and the
+    chapters (whose kernels run in ``book/``) all find the same folder; an installed
+    package takes it relative to the working directory. The folder is not created here.
 
     Returns:
         Path: the data directory (absolute).
@@ -59,11 +71,12 @@ def data_dir():
     Explained in: book/01_sr_problem.ipynb
     """
     env = os.environ.get("SRGAN_DATA")
+    root = _checkout_root()
     if env:
-        return Path(env).expanduser().resolve()
-    package = Path(__file__).resolve().parent
-    if (package.parent / "pyproject.toml").is_file():
-        return package.parent / "data" / "datasets"
+        path = Path(env).expanduser()
+        return ((root or Path.cwd()) / path).resolve()  # an absolute path stays itself
+    if root is not None:
+        return root / "data" / "datasets"
     # An installed package: site-packages is no place for data, so use the user's cache.
     return Path.home() / ".cache" / "srgan_lib" / "datasets"
 
@@ -247,6 +260,12 @@ def _install(name):
     """Download the archive of ``SOURCES[name]`` and extract every missing set it serves."""
     source = SOURCES[name]
     root = data_dir()
+    if os.environ.get("SRGAN_DATA") and not root.is_dir():
+        # Only the default folder is created; a set folder that is missing is a typo or a
+        # wrong relative path far more often than a wish for a new folder.
+        raise SRGANError(f"{root}: no such folder (SRGAN_DATA={os.environ['SRGAN_DATA']}); "
+                         f"point SRGAN_DATA at the folder that holds {name}/, or create it "
+                         "first to download there")
     wanted = [n for n, s in SOURCES.items()
               if s.url == source.url and not _image_files(root / n)]
     downloads = root / "downloads"

@@ -12,9 +12,17 @@ SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
 @pytest.fixture(autouse=True)
 def _data_dir(monkeypatch):
-    """Point SRGAN_DATA at the shared image sets unless the caller set it already (as CI does)."""
+    """Point SRGAN_DATA at the shared image sets unless the caller set it already (as CI does).
+
+    A relative SRGAN_DATA is made absolute the library's way (``sources.data_dir``: from the
+    project root), so subprocesses started from other folders find the same sets.
+    """
+    from srgan_lib.sources import data_dir
+
     if "SRGAN_DATA" not in os.environ:
         monkeypatch.setenv("SRGAN_DATA", str(SHARED_DATASETS))
+    else:
+        monkeypatch.setenv("SRGAN_DATA", str(data_dir()))
     # book/conftest.py switches ImageNet VGG weights off for the notebooks; unit tests
     # that need the switch set it themselves.
     monkeypatch.delenv("SRGAN_VGG_WEIGHTS", raising=False)

@@ -7,7 +7,10 @@ here, since no machine of the project reaches the internet.
 import hashlib
 import http.server
 import io
+import os
 import socket
+import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
@@ -80,6 +83,7 @@ def tree(folder):
 @pytest.fixture
 def datadir(tmp_path, monkeypatch):
     root = tmp_path / "data"
+    root.mkdir()  # SRGAN_DATA names a folder that exists: the library never creates it
     monkeypatch.setenv("SRGAN_DATA", str(root))
     return root
 
@@ -119,6 +123,59 @@ def server(tmp_path, monkeypatch):
 def test_data_dir_honours_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SRGAN_DATA", str(tmp_path / "sets"))
     assert data_dir() == (tmp_path / "sets").resolve()
+
+
+def test_relative_data_dir_is_taken_from_the_project_root(tmp_path, monkeypatch):
+    # The README's form, from another working directory (a chapter's kernel runs in book/).
+    repo = Path(sources.__file__).resolve().parents[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SRGAN_DATA", "../shared/datasets")
+    assert data_dir() == (repo.parent / "shared" / "datasets").resolve()
+    monkeypatch.setenv("SRGAN_DATA", "sets")
+    assert data_dir() == repo / "sets"
+    assert not (tmp_path / "sets").exists() and not (repo / "sets").exists()
+
+
+@pytest.mark.skipif(not SHARED_DATASETS.is_dir(), reason="needs ../shared/datasets")
+def test_relative_data_dir_finds_the_sets_from_book(monkeypatch):
+    repo = Path(sources.__file__).resolve().parents[1]
+    monkeypatch.chdir(repo / "book")
+    monkeypatch.setenv("SRGAN_DATA", "../shared/datasets")
+    assert find_dataset("Set5") == SHARED_DATASETS.resolve() / "Set5"
+    assert not (repo / "shared").exists() and not (repo / "book" / "shared").exists()
+
+
+def test_a_missing_data_dir_is_not_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for value in (str(tmp_path / "typo"), "../no/such/folder"):
+        monkeypatch.setenv("SRGAN_DATA", value)
+        with pytest.raises(SRGANError, match="no such folder") as err:
+            find_dataset("Set5")
+        assert str(data_dir()) in str(err.value) and "SRGAN_DATA" in str(err.value)
+        assert not data_dir().exists()
+    assert tree(tmp_path) == []
+
+
+@pytest.mark.skipif(not SHARED_DATASETS.is_dir(), reason="needs ../shared/datasets")
+def test_book_conftest_exports_an_absolute_data_dir_to_the_kernels():
+    repo = Path(sources.__file__).resolve().parents[1]
+    code = (f"import os, runpy; runpy.run_path({str(repo / 'book' / 'conftest.py')!r})"
+            "['pytest_configure'](None); print(os.environ['SRGAN_DATA'])")
+    env = {**os.environ, "SRGAN_DATA": "../shared/datasets", "PYTHONPATH": str(repo)}
+    run = subprocess.run([sys.executable, "-c", code], cwd=repo / "book", env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == str(SHARED_DATASETS.resolve())
+
+
+def test_plain_pytest_stops_at_once_without_the_sets(tmp_path):
+    repo = Path(sources.__file__).resolve().parents[1]
+    env = {**os.environ, "SRGAN_DATA": str(tmp_path), "PYTHONPATH": str(repo)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "book", "--collect-only", "-q",
+                          "-p", "no:cacheprovider"], cwd=repo, env=env, capture_output=True,
+                         text=True, timeout=120)
+    out = (run.stdout + run.stderr).strip()
+    assert run.returncode == 4 and len(out.splitlines()) == 1
+    assert "SRGAN_DATA" in out and "Set5" in out and "T91" in out
 
 
 def test_data_dir_default_in_checkout(monkeypatch):
@@ -180,7 +237,7 @@ def test_find_dataset_missing_without_download(datadir):
     with pytest.raises(SRGANError, match="SRGAN_DATA") as err:
         find_dataset("Set14", download=False)
     assert str(datadir / "Set14") in str(err.value)
-    assert not datadir.exists()  # nothing written when nothing is downloaded
+    assert tree(datadir) == []  # nothing written when nothing is downloaded
 
 
 # --- downloads, against a local server --------------------------------------------------

@@ -153,3 +153,10 @@ def test_evaluate_command_prints_text_markdown_or_json(sets, capsys):
     assert report["results"][0]["paper_row"] == "Bicubic"
     assert report["results"][0]["paper_psnr"] == 28.43
     assert "Table 2, row Bicubic" in report["paper"]
+
+
+def test_evaluate_command_has_no_paper_figures_at_other_scales(sets, capsys):
+    assert main(["evaluate", "--sets", sets[0], "--scale", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Bicubic x2\n") and "x4 only" in out
+    assert out.splitlines()[3].split()[-3:] == ["–", "–", "–"]

@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from srgan_lib.errors import SRGANError
-from srgan_lib.images import (FORMATS, IMAGENET_MEAN, convert_image, crop_to_multiple,
-                              downscale, load_image, save_image, upscale_bicubic)
+from srgan_lib.images import (FORMATS, IMAGENET_MEAN, IMAGENET_STD, convert_image,
+                              crop_to_multiple, downscale, load_image, save_image,
+                              upscale_bicubic)
 
 
 @pytest.fixture
@@ -47,7 +48,21 @@ def test_ranges_are_what_the_names_say():
     assert convert_image(black, "[0, 1]", "[-1, 1]").min() == -1
     # imagenet-norm of a mid-grey image: (0.5 - mean) / std, per channel
     norm = convert_image(torch.full((3, 1, 1), 0.5), "[0, 1]", "imagenet-norm")
-    assert norm[0, 0, 0].item() == pytest.approx((0.5 - IMAGENET_MEAN[0]) / 0.229, rel=1e-6)
+    assert norm[:, 0, 0].tolist() == pytest.approx([(0.5 - 0.485) / 0.229, (0.5 - 0.456) / 0.224,
+                                                    (0.5 - 0.406) / 0.225], rel=1e-6)
+
+
+def test_imagenet_statistics_are_torchvisions():
+    # torchvision's ImageNet models (VGG19 among them) expect these, in R, G, B order.
+    assert IMAGENET_MEAN == (0.485, 0.456, 0.406)
+    assert IMAGENET_STD == (0.229, 0.224, 0.225)
+    # One pixel (R, G, B) = (255, 0, 51) typed in: 51 / 255 = 0.2 exactly.
+    pixel = Image.new("RGB", (1, 1), (255, 0, 51))
+    norm = convert_image(pixel, "pil", "imagenet-norm")[:, 0, 0].tolist()
+    assert norm == pytest.approx([(1 - 0.485) / 0.229, (0 - 0.456) / 0.224,
+                                  (0.2 - 0.406) / 0.225], abs=1e-6)
+    back = convert_image(torch.tensor([0.0, 0.0, 0.0]).view(3, 1, 1), "imagenet-norm", "[0, 1]")
+    assert back.flatten().tolist() == pytest.approx([0.485, 0.456, 0.406], abs=1e-6)
 
 
 def test_y_channel_is_bt601():
@@ -60,6 +75,15 @@ def test_y_channel_is_bt601():
     red[:, 0] = 1
     assert convert_image(red, "[0, 1]", "y-channel").shape == (1, 1, 1)
     assert convert_image(red, "[0, 1]", "y-channel").item() == pytest.approx(16 + 65.481)
+
+
+@pytest.mark.parametrize("rgb, y", [((1, 0, 0), 81.481), ((0, 1, 0), 144.553),
+                                    ((0, 0, 1), 40.966), ((0.2, 0.4, 0.6), 95.497)])
+def test_y_channel_weights_of_each_channel(rgb, y):
+    # BT.601 on [0, 1] RGB: 16 + 65.481 R + 128.553 G + 24.966 B, values typed in
+    # (0.2, 0.4, 0.6: 16 + 13.0962 + 51.4212 + 14.9796 = 95.497).
+    x = torch.tensor(rgb, dtype=torch.float64).view(3, 1, 1)
+    assert convert_image(x, "[0, 1]", "y-channel").item() == pytest.approx(y, abs=1e-9)
 
 
 def test_to_pil_clamps_instead_of_wrapping():

@@ -30,12 +30,24 @@ def test_psnr_definition():
     assert psnr(grey(100), grey(100)) == math.inf
 
 
-def test_psnr_ignores_the_border():
-    a = np.full((16, 16, 3), 100, np.uint8)
-    b = a.copy()
-    b[:4] = 0  # damage only the top 4 rows
-    assert psnr(Image.fromarray(b), Image.fromarray(a), border=4) == math.inf
-    assert psnr(Image.fromarray(b), Image.fromarray(a), border=3) < 30
+# One pixel in each side's outermost 4-px strip, and the same pixel one step further in.
+SIDES = {"top": ((3, 12), (4, 12)), "bottom": ((20, 12), (19, 12)),
+         "left": ((12, 3), (12, 4)), "right": ((12, 20), (12, 19))}
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_psnr_and_ssim_ignore_exactly_the_border_on_every_side(side):
+    a = np.full((24, 24, 3), 100, np.uint8)
+    outside, inside = SIDES[side]
+    for (row, col), ignored in ((outside, True), (inside, False)):
+        b = a.copy()
+        b[row, col] = 0
+        sr, hr = Image.fromarray(b), Image.fromarray(a)
+        # One pixel of Y error 100 * 219 / 255 among the 16 x 16 kept pixels.
+        expected = math.inf if ignored else 10 * math.log10(255 ** 2 * 256 / (100 * 219 / 255) ** 2)
+        assert psnr(sr, hr, border=4) == pytest.approx(expected, abs=1e-9)
+        assert (ssim(sr, hr, border=4) == pytest.approx(1.0)) == ignored
+        assert y_channel(sr, border=4).shape == (16, 16)
 
 
 def test_ssim_identical_and_different():

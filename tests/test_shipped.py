@@ -1,8 +1,10 @@
 """The shipped demo weights in data/: they load, match their metadata, logs and model card,
-and upscale a built-in image. Fast; no quality assertions (the card reports those)."""
+upscale a built-in image, and compute what they computed when they were shipped (golden
+outputs, which also pin the networks' forward passes: the long skip, LeakyReLU's slope)."""
 
 import importlib.util
 import json
+import math
 import re
 import subprocess
 import sys
@@ -15,8 +17,9 @@ from safetensors.torch import load_file
 
 from srgan_lib.config import TrainConfig
 from srgan_lib.data import demo_image
-from srgan_lib.images import convert_image
-from srgan_lib.models import Generator, SRResNet
+from srgan_lib.images import convert_image, downscale, upscale_bicubic
+from srgan_lib.metrics import psnr
+from srgan_lib.models import Discriminator, Generator, SRResNet
 from srgan_lib.train import read_log
 from srgan_lib.upscale import SHIPPED, resolve_model, upscale_image
 from srgan_lib.weights import load_weights, read_metadata
@@ -89,6 +92,51 @@ def test_shipped_model_upscales_a_builtin_image(stage):
     assert raw.min() >= -1 and raw.max() <= 1  # tanh output, [-1, 1]
 
 
+# A fixed 192x192 HR crop of scikit-image's astronaut (the face) and its 48x48 LR image.
+GOLDEN_BOX = (176, 40, 368, 232)
+
+
+def test_shipped_srresnet_beats_bicubic_and_gives_its_golden_output():
+    hr = demo_image("astronaut").crop(GOLDEN_BOX)
+    lr = downscale(hr, 4)
+    model = resolve_model("srresnet")
+    with torch.inference_mode():
+        raw = model(convert_image(lr, "pil", "imagenet-norm").unsqueeze(0))[0]  # [-1, 1]
+    sr = convert_image(raw, "[-1, 1]", "pil")
+    # Measured when the test was written: bicubic 28.32 dB, SRResNet 31.10 dB. A network
+    # that lost its long skip (or any real piece) falls far below; 2 dB leaves margin for
+    # float differences between CPUs.
+    assert psnr(sr, hr) >= psnr(upscale_bicubic(lr, 4), hr) + 2.0
+    # The raw output, as it was measured with these weights (float32 on a CPU).
+    assert raw.mean().item() == pytest.approx(0.14150, abs=1e-3)
+    assert raw.std().item() == pytest.approx(0.60182, abs=1e-3)
+    pixels = [raw[c, y, x].item() for c, y, x in ((0, 0, 0), (1, 95, 95), (2, 191, 10),
+                                                  (0, 50, 150))]
+    assert pixels == pytest.approx([0.23481, 0.18062, -0.96056, 0.60380], abs=1e-3)
+
+
+def _fixed_parameters(module):
+    """Every parameter set from a formula (no RNG, so no dependence on torch's generators)."""
+    with torch.no_grad():
+        for i, p in enumerate(module.parameters()):
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            values = torch.sin(torch.arange(p.numel(), dtype=torch.float64) * 0.7 + i)
+            p.copy_(values.view_as(p) * 0.5 / math.sqrt(fan_in))
+    return module
+
+
+def test_discriminator_golden_output():
+    # The paper's LeakyReLU has alpha = 0.2; with 0.1 the output moves by about 0.014.
+    d = _fixed_parameters(Discriminator(kernel_size=3, n_channels=8, n_blocks=4,
+                                        fc_size=16)).eval()
+    x = torch.cos(torch.arange(2 * 3 * 24 * 24, dtype=torch.float32) * 0.01).view(2, 3, 24, 24)
+    with torch.no_grad():
+        logits = d(x * 2).flatten().tolist()
+    assert logits == pytest.approx([-0.362576, -0.362569], abs=1e-4)
+    slopes = {m.negative_slope for m in d.modules() if isinstance(m, torch.nn.LeakyReLU)}
+    assert slopes == {0.2}
+
+
 def test_model_card_describes_these_files():
     card = CARD.read_text()
     for _, stem in FILES.values():
@@ -97,6 +145,10 @@ def test_model_card_describes_these_files():
     assert "python -m srgan_lib evaluate" in card
     assert re.search(r"\| Set5 \| SRResNet \| \d+\.\d\d \|", card)
     assert "SRGAN-MSE" in card or "vgg54" in card
+    # The shipped SRGAN was trained with the MSE content loss: Table 1's SRGAN-MSE row.
+    assert re.search(r"\| Set5 \| SRGAN \| .* \| SRGAN-MSE \(Table 1\) \| 30\.64 \| 0\.8701 \|",
+                     card)
+    assert "paper, SRGAN-MSE vs SRResNet-MSE: -1.41 dB" in card
 
 
 # --- the card's own logic, on made-up rows --------------------------------------------------
@@ -116,6 +168,18 @@ def test_goal_checks_say_yes_and_no_honestly():
            "SRGAN": _rows(30.2, 0.4)}
     text = model_card.goal_checks(bad)
     assert text.count("**no**") == 4 and "**yes**" not in text
+
+
+def test_goal_checks_quote_the_papers_gap_between_the_rows_compared():
+    rows = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.9, 0.5),
+            "SRGAN": _rows(29.5, 0.9)}
+    for method, name, figure in (("Bicubic", "Bicubic", 28.43),
+                                 ("SRResNet", "SRResNet-MSE", 32.05),
+                                 ("SRGAN", "SRGAN-MSE", 30.64)):
+        rows[method][0].update(paper_row=name, paper_table=1, paper_psnr=figure)
+    text = model_card.goal_checks(rows)
+    assert "(-1.40 dB; paper, SRGAN-MSE vs SRResNet-MSE: -1.41 dB)" in text
+    assert "paper, SRResNet-MSE vs Bicubic: +3.62 dB" in text
 
 
 def test_recipe_differences_name_the_changed_fields():
