@@ -270,8 +270,8 @@ class ComparisonApp:
         (w, h), (lw, lh), s = img.size, lr.size, self.scale
         text = f"<b>{html.escape(label)}</b> ({w}x{h}): "
         if self.truth.value:
-            text += (f"treated as the HR truth, downscaled with Pillow's bicubic to a {lw}x{lh} "
-                     f"input, then upscaled to {lw * s}x{lh * s} by each method")
+            text += (f"treated as the HR truth, downscaled with Pillow's bicubic to a "
+                     f"{lw}x{lh} input, then upscaled to {lw * s}x{lh * s} by each method")
             limit = None if self.max_lr is None else self.max_lr * s
         else:
             text += (f"upscaled as given, {lw}x{lh} to {lw * s}x{lh * s}; "
