@@ -16,24 +16,47 @@ source, so book and code are one truth. Modules, in the order the book meets the
 * ``upscale``  - a PIL image in, a super-resolved PIL image out
 * ``book``    - what the chapters use: set-up, ``show`` (the library's source), figures
 * ``evaluate`` - the paper-protocol evaluation table
+
+Importing ``srgan_lib`` is instant: torch, torchvision and scikit-image take seconds and
+hundreds of MB to import, so ``sl.SRResNet``, ``sl.psnr``, ``sl.train``, ... import their
+module the first time they are used (``__getattr__`` below). ``python -m srgan_lib --help``
+and a mistyped option therefore answer at once.
 """
 
-from . import content, losses, sources, train, weights
-from .book import count_parameters, setup, show, show_images
-from .data import EvalDataset, TrainDataset, demo_image
+import importlib
+import importlib.util
+
 from .errors import SRGANError
-from .images import (FORMATS, convert_image, crop_to_multiple, downscale, load_image,
-                     save_image, upscale_bicubic)
-from .metrics import psnr, ssim, y_channel
-from .models import (ConvolutionalBlock, Discriminator, Generator, ResidualBlock, SRResNet,
-                     SubPixelConvolutionalBlock)
-from .vgg import TruncatedVGG19, vgg19_layer_table
 
 __version__ = "0.1.0"
 
-__all__ = ["content", "losses", "sources", "train", "weights",
-           "setup", "show", "show_images", "count_parameters", "EvalDataset", "TrainDataset",
-           "demo_image", "SRGANError", "FORMATS", "convert_image", "crop_to_multiple", "downscale",
-           "load_image", "save_image", "upscale_bicubic", "psnr", "ssim", "y_channel",
-           "ConvolutionalBlock", "Discriminator", "Generator", "ResidualBlock", "SRResNet",
-           "SubPixelConvolutionalBlock", "TruncatedVGG19", "vgg19_layer_table"]
+# Where each name of the package's top level lives; imported on first use.
+_HOME = {
+    "setup": "book", "show": "book", "show_images": "book", "count_parameters": "book",
+    "EvalDataset": "data", "TrainDataset": "data", "demo_image": "data",
+    "FORMATS": "images", "convert_image": "images", "crop_to_multiple": "images",
+    "downscale": "images", "load_image": "images", "save_image": "images",
+    "upscale_bicubic": "images",
+    "psnr": "metrics", "ssim": "metrics", "y_channel": "metrics",
+    "ConvolutionalBlock": "models", "Discriminator": "models", "Generator": "models",
+    "ResidualBlock": "models", "SRResNet": "models", "SubPixelConvolutionalBlock": "models",
+    "TruncatedVGG19": "vgg", "vgg19_layer_table": "vgg",
+}
+
+__all__ = ["content", "losses", "sources", "train", "weights", "SRGANError", *_HOME]
+
+
+def __getattr__(name):
+    """``srgan_lib.X`` for a name of ``_HOME`` or a module: imported when first asked for."""
+    if name in _HOME:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next lookup is an ordinary attribute
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -15,11 +15,17 @@ Examples::
     python -m srgan_lib evaluate --model bicubic --json  # machine-readable
 
 Errors a user can fix (a missing set, a wrong weights file) are printed as one line on
-stderr with a non-zero exit status; ``--debug`` shows the full traceback instead.
+stderr with exit status 1; ``--debug`` (before or after the command) shows the full
+traceback instead. A bad option (``--tile -5``, ``--lr abc``) is refused before any work
+starts: one line naming the option and the values it takes, exit status 2.
+
+This module imports nothing heavy at the top, so ``--help`` and option errors answer at
+once; each command imports torch and the rest of the library when it runs.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -90,15 +96,60 @@ def _train(args):
         print(f"weights: {weights}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (argparse prints the whole usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def whole_number(low, high=None, note=""):
+    """An argparse ``type``: an integer in ``[low, high]``; the error names the range.
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    allowed = f"from {low} to {high}" if high is not None else f">= {low}"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be a whole number {allowed}{note}, "
+                                             f"not {text!r}")
+        return value
+
+    return parse
+
+
+def positive_number(text):
+    """An argparse ``type``: a finite float > 0 (a learning rate).
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (e.g. 1e-4), not {text!r}")
+    return value
+
+
+def _add_debug(parser, default):
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show full tracebacks instead of one-line errors")
+
+
 def build_parser():
     """The argument parser of ``python -m srgan_lib``.
 
     Explained in: book/07_evaluation.ipynb
     """
-    parser = argparse.ArgumentParser(prog="python -m srgan_lib",
-                                     description="SRResNet / SRGAN (Ledig et al. 2017) tools")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks instead of one-line errors")
+    parser = _Parser(prog="python -m srgan_lib",
+                     description="SRResNet / SRGAN (Ledig et al. 2017) tools")
+    _add_debug(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
     ev = commands.add_parser("evaluate", help="PSNR / SSIM by the paper's protocol",
@@ -117,6 +168,7 @@ def build_parser():
     ev.add_argument("--markdown", action="store_true",
                     help="print the table as Markdown instead of aligned plain text")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_debug(ev, default=argparse.SUPPRESS)
     ev.set_defaults(run=_evaluate)
 
     up = commands.add_parser("upscale", help="super-resolve image files",
@@ -129,9 +181,11 @@ def build_parser():
                     help="output file (one input) or folder (several: IN_x4.png each)")
     up.add_argument("--model", default="srgan",
                     help="srgan | srresnet | bicubic | PATH.safetensors (default: srgan)")
-    up.add_argument("--tile", type=int, default=192, help="tile side in LR pixels (192)")
-    up.add_argument("--overlap", type=int, default=None,
-                    help="context around each tile in LR pixels (default: the model's "
+    up.add_argument("--tile", type=whole_number(0, note=" (0: the whole image at once)"),
+                    default=192, help="tile side in LR pixels, or 0: the whole image at once, "
+                    "no tiles (default: 192)")
+    up.add_argument("--overlap", type=whole_number(0), default=None,
+                    help="context around each tile in LR pixels, >= 0 (default: the model's "
                     "receptive radius, which makes tiling exact)")
     up.add_argument("--scale", type=int, default=None, choices=(2, 4, 8),
                     help="the factor: bicubic's (default 4); for a model, the one its weights "
@@ -142,6 +196,7 @@ def build_parser():
     up.add_argument("--allow-large", action="store_true",
                     help="lift Pillow's decompression-bomb limit for trusted huge images")
     up.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_debug(up, default=argparse.SUPPRESS)
     up.set_defaults(run=_upscale)
 
     tr = commands.add_parser("train", help="train SRResNet (stage 1) or SRGAN (stage 2)",
@@ -153,10 +208,11 @@ def build_parser():
     tr.add_argument("--out", required=True, help="the run's folder")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     tr.add_argument("--init", help="SRGAN: the SRResNet weights to start from")
-    tr.add_argument("--iterations", type=int)
-    tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--lr", type=float)
-    tr.add_argument("--lr-decay-at", type=int, help="step where the lr is divided by 10")
+    tr.add_argument("--iterations", type=whole_number(1), help="steps of the stage")
+    tr.add_argument("--batch-size", type=whole_number(1))
+    tr.add_argument("--lr", type=positive_number, help="Adam's learning rate")
+    tr.add_argument("--lr-decay-at", type=whole_number(1),
+                    help="step where the lr is divided by 10")
     tr.add_argument("--content-loss", choices=("mse", "vgg22", "vgg54"))
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")
@@ -164,12 +220,14 @@ def build_parser():
                     help="bf16 autocast (auto: on for GPUs)")
     tr.add_argument("--no-channels-last", action="store_true")
     tr.add_argument("--compile", action="store_true", help="torch.compile the networks")
-    tr.add_argument("--workers", type=int, help="DataLoader worker processes")
-    tr.add_argument("--seed", type=int)
-    tr.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
-    tr.add_argument("--val-every", type=int, help="steps between validations")
-    tr.add_argument("--log-every", type=int, help="steps between log records")
+    tr.add_argument("--workers", type=whole_number(0), help="DataLoader worker processes")
+    tr.add_argument("--seed", type=whole_number(0, 2 ** 32 - 1))
+    tr.add_argument("--checkpoint-every", type=whole_number(1),
+                    help="steps between checkpoints")
+    tr.add_argument("--val-every", type=whole_number(1), help="steps between validations")
+    tr.add_argument("--log-every", type=whole_number(1), help="steps between log records")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_debug(tr, default=argparse.SUPPRESS)
     tr.set_defaults(run=_train)
     return parser
 
@@ -177,7 +235,9 @@ def build_parser():
 def main(argv=None):
     """Run the command line; returns the exit status (0 ok, 1 user error, 130 interrupted).
 
-    Explained in: book/07_evaluation.ipynb
+    A bad option exits with status 2 from the parser, before any work starts.
+
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     args = build_parser().parse_args(argv)
     try:

@@ -184,7 +184,7 @@ def format_table(rows, title, markdown=True):
     Returns:
         str: the title and the table.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     body = [[r["set"], str(r["images"]), *_figures(r)] for r in rows]
     table = _render(["set", "images", *_FIGURE_COLUMNS], "<>" + _FIGURE_ALIGN, body, markdown)

@@ -199,7 +199,7 @@ def check_output(path, overwrite=False):
         SRGANError: ``path`` exists and ``overwrite`` is false, the extension is unknown,
             or the folder is missing or not writable.
 
-    Explained in: book/08_comparison.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -231,7 +231,7 @@ def save_image(img, path, overwrite=False):
         SRGANError: ``path`` exists and ``overwrite`` is false, the extension is unknown,
             or the folder is not writable.
 
-    Explained in: book/08_comparison.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     fmt = check_output(path, overwrite)
     try:

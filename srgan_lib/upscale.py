@@ -10,11 +10,14 @@ on the LR pixels within its receptive field (for SRResNet x4, 40 LR pixels on ea
 tile is run with ``overlap`` pixels of its neighbours as context, and only the tile's own
 part of the output is kept. With ``overlap`` at least the receptive radius (the default),
 every kept pixel saw exactly what it would have seen in the whole image: the result equals
-whole-image inference up to float rounding, and there is no seam to hide. Memory is one
-tile's activations plus the 8-bit output, whatever the image size.
+whole-image inference (to the last bit of float32 on the CPUs we tested), and there is no
+seam to hide. Memory is one tile's activations plus the 8-bit output, whatever the image
+size.
 """
 
+import copy
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +39,7 @@ SHIPPED = {"srgan": _DATA / "srgan_x4.safetensors", "srresnet": _DATA / "srresne
 def default_device():
     """``'cuda'`` when a GPU is visible, else ``'cpu'``.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -44,7 +47,7 @@ def default_device():
 def model_scale(model):
     """The upscaling factor of an ``SRResNet`` or ``Generator``: 2 per sub-pixel block.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     srresnet = getattr(model, "net", model)  # a Generator wraps its SRResNet as .net
     return 2 ** len(srresnet.subpixel_convolutional_blocks)
@@ -72,17 +75,19 @@ def receptive_radius(model):
     return math.ceil(radius)
 
 
-@torch.inference_mode()
 def super_resolve(model, lr, device=None, tile=None, overlap=None, bf16=False,
                   progress=False):
     """Upscale an LR image with an ``SRResNet`` or ``Generator``, whole or in tiles.
+
+    The caller's model is left exactly as it was (device, train/eval mode, memory layout):
+    it runs in eval mode for the call, and on another ``device`` a copy runs instead.
 
     Args:
         model (nn.Module): takes (N, 3, h, w) ``imagenet-norm``, returns ``[-1, 1]``.
         lr (PIL.Image): the LR image (RGB).
         device (str | torch.device | None): where to run; the model's device if ``None``.
-        tile (int | None): side of the square tiles, in LR pixels; ``None``: the whole
-            image at once.
+        tile (int | None): side of the square tiles, in LR pixels; ``None`` or 0: the
+            whole image at once.
         overlap (int | None): LR pixels of context around each tile; ``None``: the
             model's receptive radius, which makes tiling exact.
         bf16 (bool): run under bf16 autocast (faster on GPUs; slightly different pixels).
@@ -91,17 +96,57 @@ def super_resolve(model, lr, device=None, tile=None, overlap=None, bf16=False,
     Returns:
         PIL.Image: the SR image, ``model_scale(model)`` times larger, 8-bit RGB.
 
-    Explained in: book/07_evaluation.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
-    if device is None:
-        device = next(model.parameters()).device
-    device = torch.device(device)
-    model = model.to(device, memory_format=torch.channels_last).eval()
+    s = model_scale(model)
+    w, h = lr.size
+    out = np.empty((h * s, w * s, 3), dtype=np.uint8)
+    with _in_eval_mode_on(model, device) as net:
+        for (x0, y0, x1, y1), sr in _sr_tiles(net, lr, tile, overlap, bf16, progress):
+            out[y0 * s:y1 * s, x0 * s:x1 * s] = np.asarray(convert_image(sr, "[-1, 1]", "pil"))
+    return Image.fromarray(out)
+
+
+@contextmanager
+def _in_eval_mode_on(model, device):
+    """``model`` in eval mode on ``device`` for a ``with`` block, then as it was.
+
+    On the model's own device the model itself runs: only its modules' train/eval flags
+    change, and they are put back. Its weights are not moved, converted or replaced (a
+    weight replaced under inference mode could no longer be trained). On another device
+    a copy runs, so the caller's model never moves.
+    """
+    here = next(model.parameters()).device
+    device = here if device is None else torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    if device != here:
+        yield copy.deepcopy(model).to(device).eval()
+        return
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in flags:
+            m.training = training
+
+
+@torch.inference_mode()
+def _sr_tiles(model, lr, tile=None, overlap=None, bf16=False, progress=False):
+    """Run ``model`` (in eval mode) over ``lr`` tile by tile: the float output of each tile.
+
+    Yields:
+        tuple: ``((x0, y0, x1, y1), sr)``: a tile's box in LR pixels and its SR output, a
+        float tensor ``(3, (y1 - y0) * s, (x1 - x0) * s)`` in ``[-1, 1]``.
+    """
+    if tile is not None and tile < 0 or overlap is not None and overlap < 0:
+        raise ValueError(f"tile and overlap must be >= 0, got tile={tile}, overlap={overlap}")
+    device = next(model.parameters()).device
     s = model_scale(model)
     w, h = lr.size
     tile = tile or max(w, h)
     overlap = receptive_radius(model) if overlap is None else overlap
-    out = np.empty((h * s, w * s, 3), dtype=np.uint8)
     boxes = [(x, y, min(x + tile, w), min(y + tile, h))
              for y in range(0, h, tile) for x in range(0, w, tile)]
     for x0, y0, x1, y1 in tqdm(boxes, desc="tiles", unit="tile", leave=False,
@@ -109,19 +154,25 @@ def super_resolve(model, lr, device=None, tile=None, overlap=None, bf16=False,
         cx0, cy0 = max(0, x0 - overlap), max(0, y0 - overlap)  # the tile with its context
         cx1, cy1 = min(w, x1 + overlap), min(h, y1 + overlap)
         x = convert_image(lr.crop((cx0, cy0, cx1, cy1)), "pil", "imagenet-norm")
+        # channels_last: fast, and each output pixel's sums then run in the same order
+        # whatever the tile's size, so tiles equal the whole image to the last bit on
+        # AVX2 CPUs (to 1e-6 on older ones; tests/test_upscale.py).
         x = x.unsqueeze(0).to(device).contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             sr = model(x)[0].float()  # (3, (cy1 - cy0) * s, (cx1 - cx0) * s) in [-1, 1]
-        sr = sr[:, (y0 - cy0) * s:(y1 - cy0) * s, (x0 - cx0) * s:(x1 - cx0) * s]
-        out[y0 * s:y1 * s, x0 * s:x1 * s] = np.asarray(convert_image(sr, "[-1, 1]", "pil"))
-    return Image.fromarray(out)
+        yield (x0, y0, x1, y1), sr[:, (y0 - cy0) * s:(y1 - cy0) * s,
+                                   (x0 - cx0) * s:(x1 - cx0) * s]
 
 
 def upscale_image(model, img, **kwargs):
     """Upscale any image as people have them: RGB, or RGBA with its alpha kept.
 
     The colour channels go through the model (``super_resolve``, tiled as asked); an alpha
-    channel is not a photograph, so it is upscaled separately with bicubic.
+    channel is not a photograph, so it is upscaled separately with bicubic. The colours
+    are premultiplied by alpha first: a fully transparent pixel's colour is invisible and
+    often arbitrary (say red behind a white logo), and upscaled as it is it would bleed
+    into the visible edge as a halo. Premultiplied, it counts for nothing; the colours are
+    divided by the upscaled alpha afterwards.
 
     Args:
         model (nn.Module | str): an ``SRResNet`` / ``Generator``, or ``'bicubic'``.
@@ -133,9 +184,9 @@ def upscale_image(model, img, **kwargs):
     Returns:
         PIL.Image: the upscaled image, same mode as ``img``.
 
-    Explained in: book/08_comparison.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
-    rgb = img.convert("RGB")
+    rgb = _premultiply(img) if img.mode == "RGBA" else img.convert("RGB")
     if model == "bicubic":
         scale = kwargs.get("scale", 4)
         out = upscale_bicubic(rgb, scale)
@@ -144,21 +195,44 @@ def upscale_image(model, img, **kwargs):
         scale = model_scale(model)
         out = super_resolve(model, rgb, **kwargs)
     if img.mode == "RGBA":
-        out.putalpha(upscale_bicubic(img.getchannel("A"), scale))
+        out = _unpremultiply(out, upscale_bicubic(img.getchannel("A"), scale))
     return out
+
+
+def _premultiply(rgba):
+    """The RGB of an RGBA image, each colour multiplied by its alpha (0-255 as 0-1)."""
+    array = np.asarray(rgba, dtype=np.float32)
+    rgb = array[..., :3] * array[..., 3:] / 255
+    return Image.fromarray(rgb.round().astype(np.uint8))  # (h, w, 3): RGB
+
+
+def _unpremultiply(rgb, alpha):
+    """RGB premultiplied by ``alpha`` back to plain RGB, with ``alpha`` attached (RGBA)."""
+    a = np.asarray(alpha, dtype=np.float32)[..., None]
+    c = np.minimum(np.asarray(rgb, dtype=np.float32), a)  # premultiplied colour <= alpha
+    c = np.divide(c * 255, a, out=np.zeros_like(c), where=a > 0)  # alpha 0: black
+    out = np.concatenate([np.clip(c.round(), 0, 255), a], axis=2).astype(np.uint8)
+    return Image.fromarray(out)  # (h, w, 4): RGBA
 
 
 def resolve_model(spec, device="cpu", scaling_factor=None):
     """A model from a command-line name: ``'srgan'``, ``'srresnet'`` (the shipped weights),
     ``'bicubic'``, or the path of a ``.safetensors`` file.
 
+    The one vocabulary of model names of every command (``--model``). A name wins over a
+    file of the same name in the current folder (write ``./srgan`` for the file).
+
     Args:
-        spec (str): the name or path.
+        spec (str | Path): the name or path.
         device (str): where to load the weights.
         scaling_factor (int | None): the scale the weights must have (any if ``None``).
 
     Returns:
-        nn.Module | str: the model in eval mode on ``device``, or ``'bicubic'``.
+        nn.Module | str: ``'bicubic'`` for ``'bicubic'`` (the string itself, whatever
+        ``scaling_factor``); for ``'srgan'`` the ``Generator`` of
+        ``data/srgan_x4.safetensors``, for ``'srresnet'`` the ``SRResNet`` of
+        ``data/srresnet_x4.safetensors``, for a path the ``SRResNet`` or ``Generator`` the
+        file holds: in eval mode on ``device``, the file's header as ``.metadata``.
 
     Raises:
         SRGANError: shipped weights missing, or a file that is not generator weights of
@@ -193,7 +267,7 @@ def upscale_files(inputs, output, model="srgan", tile=192, overlap=None, scale=N
         output (str | Path): the output file for one input; a folder (created if needed)
             for several, which receives ``<name>_x<scale>.png`` per input.
         model (str): ``'srgan'``, ``'srresnet'``, ``'bicubic'`` or a ``.safetensors`` path.
-        tile, overlap, bf16: see ``super_resolve``.
+        tile, overlap, bf16: see ``super_resolve`` (``tile=0``: the whole image at once).
         scale (int | None): bicubic's factor (default 4); for a model, the scale its
             weights must have (any if ``None``).
         device (str | None): where the model runs (default: a GPU if there is one).
@@ -207,10 +281,12 @@ def upscale_files(inputs, output, model="srgan", tile=192, overlap=None, scale=N
     Raises:
         SRGANError: any bad input, weights file or output path, naming the file.
 
-    Explained in: book/08_comparison.ipynb
+    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     device = device or default_device()
     net = resolve_model(model, device=device, scaling_factor=scale)
+    if net != "bicubic":  # our own copy: its layout may be the fastest one
+        net = net.to(memory_format=torch.channels_last)
     scale = (scale or 4) if net == "bicubic" else model_scale(net)
     inputs, output = [Path(p) for p in inputs], Path(output)
     many = len(inputs) > 1 or output.is_dir()

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srgan_lib.viz import slider_html
+from srgan_lib.slider import slider_html
 
 pytestmark = pytest.mark.browser
 

@@ -14,15 +14,16 @@ from PIL import Image
 from srgan_lib.__main__ import main
 from srgan_lib.data import demo_image
 from srgan_lib.models import Discriminator, Generator, SRResNet
-from srgan_lib.upscale import (SHIPPED, model_scale, receptive_radius, resolve_model,
+from srgan_lib.upscale import (SHIPPED, _sr_tiles, model_scale, receptive_radius, resolve_model,
                                super_resolve, upscale_files, upscale_image)
-from srgan_lib.weights import save_weights
+from srgan_lib.weights import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def tiny():
+    """A fresh small SRResNet for each test, so no test sees what another did to it."""
     torch.manual_seed(0)
     return SRResNet(n_blocks=2, n_channels=16).eval()
 
@@ -53,30 +54,139 @@ def test_receptive_radius_matches_the_gradient(tiny):
     assert width // 2 <= receptive_radius(tiny) <= width // 2 + 1
 
 
+def float_output(model, lr, **tiling):
+    """The float32 SR image, [-1, 1], assembled from super_resolve's tiles (NaN where none)."""
+    s = model_scale(model)
+    w, h = lr.size
+    out = torch.full((3, h * s, w * s), float("nan"))
+    for (x0, y0, x1, y1), sr in _sr_tiles(model, lr, **tiling):
+        out[:, y0 * s:y1 * s, x0 * s:x1 * s] = sr
+    assert not out.isnan().any()  # every pixel written once
+    return out
+
+
 def test_tiles_with_default_overlap_equal_whole_image(tiny):
     lr = demo_image("astronaut").resize((70, 50))
-    whole = np.asarray(super_resolve(tiny, lr), dtype=int)
-    tiled = np.asarray(super_resolve(tiny, lr, tile=16), dtype=int)
-    assert whole.shape == (200, 280, 3)
-    # The stated tolerance: at most one grey level (float rounding), and almost never that.
-    assert np.abs(whole - tiled).max() <= 1 and np.abs(whole - tiled).mean() < 0.01
-    # Too little context is visibly different: the check above can fail.
+    whole = float_output(tiny, lr)
+    assert whole.shape == (3, 200, 280)
+    for tile in (16, 23, 32):
+        tiled = float_output(tiny, lr, tile=tile)
+        # Each output pixel sees the same inputs and, in channels_last, sums them in the
+        # same order: bit for bit equal on AVX2/AVX-512 CPUs (measured), and on older ones
+        # to 2.5e-7. Too little context (next test) is off by 3.5e-5 or more.
+        assert (whole - tiled).abs().max() <= 1e-6, tile
+    assert np.array_equal(np.asarray(super_resolve(tiny, lr)),
+                          np.asarray(super_resolve(tiny, lr, tile=16)))
+
+
+def test_tiles_with_less_context_than_the_radius_differ(tiny):
+    # The check above can fail: one pixel less context than the receptive radius changes
+    # the float output measurably (so a default overlap of radius - 1 would be caught),
+    # and no context at all leaves seams that show in 8 bits.
+    lr = demo_image("astronaut").resize((70, 50))
+    whole = float_output(tiny, lr)
+    short = float_output(tiny, lr, tile=16, overlap=receptive_radius(tiny) - 1)
+    assert (whole - short).abs().max() > 1e-5
     seams = np.asarray(super_resolve(tiny, lr, tile=16, overlap=0), dtype=int)
-    assert np.abs(whole - seams).max() > 1
+    assert np.abs(np.asarray(super_resolve(tiny, lr), dtype=int) - seams).max() > 1
+
+
+def test_tile_zero_is_the_whole_image_and_negative_is_refused(tiny):
+    lr = demo_image("coffee").resize((30, 20))
+    assert torch.equal(float_output(tiny, lr, tile=0), float_output(tiny, lr))
+    for bad in ({"tile": -5}, {"overlap": -10}):
+        with pytest.raises(ValueError, match="must be >= 0"):
+            super_resolve(tiny, lr, **bad)
+
+
+def layout(model):
+    """What super_resolve must not change: each tensor's device, strides, values, kind."""
+    return {name: (t.device, t.stride(), t.detach().clone(), t.is_inference())
+            for name, t in [*model.named_parameters(), *model.named_buffers()]}
+
+
+def test_super_resolve_leaves_the_callers_model_as_it_was():
+    torch.manual_seed(0)
+    model = SRResNet(n_blocks=2, n_channels=16)  # training mode, the default layout
+    model.conv_block2.eval()  # one module's own flag, which must come back as it was
+    before = layout(model)
+    lr = demo_image("coffee").resize((24, 20))
+    reference = super_resolve(same_weights(model), lr)
+    assert np.array_equal(np.asarray(super_resolve(model, lr, tile=8)), np.asarray(reference))
+    for name, module in model.named_modules():  # conv_block2 and its parts in eval mode
+        assert module.training == (name.split(".")[0] != "conv_block2"), name
+    after = layout(model)
+    for name, (device, stride, value, _) in before.items():
+        assert after[name][:2] == (device, stride), name  # same device, same memory layout
+        assert torch.equal(after[name][2], value), name  # BN running stats untouched too
+        assert not after[name][3], name  # no weight became an inference tensor
+    # ... so training goes on: an inference tensor would fail "saved for backward" here.
+    model(torch.randn(2, 3, 8, 8)).mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def same_weights(model):
+    """An independent eval-mode copy of a model with the same weights."""
+    torch.manual_seed(0)
+    copy = SRResNet(n_blocks=2, n_channels=16)
+    copy.load_state_dict(model.state_dict())
+    return copy.eval()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_super_resolve_on_another_device_leaves_the_model_where_it_is():
+    torch.manual_seed(0)
+    lr = demo_image("coffee").resize((24, 20))
+    for home, there in (("cpu", "cuda"), ("cuda", "cpu")):
+        model = SRResNet(n_blocks=2, n_channels=16).to(home)
+        before = layout(model)
+        sr = np.asarray(super_resolve(model, lr, device=there), dtype=int)
+        assert model.training
+        after = layout(model)
+        for name, (device, stride, value, _) in before.items():
+            assert after[name][:2] == (device, stride) and torch.equal(after[name][2], value)
+        expected = np.asarray(super_resolve(same_weights(model).to(home), lr), dtype=int)
+        assert np.abs(sr - expected).max() <= 1  # the same network, run elsewhere
 
 
 def test_generator_and_alpha(tiny):
     generator = Generator(n_blocks=2, n_channels=16).eval()
     generator.initialize_with_srresnet(tiny)
-    rgba = demo_image("coffee").resize((20, 16)).convert("RGBA")
-    rgba.putalpha(Image.linear_gradient("L").resize((20, 16)))
-    out = upscale_image(generator, rgba, tile=8)
+    opaque = demo_image("coffee").resize((20, 16)).convert("RGBA")  # alpha 255 everywhere
+    out = upscale_image(generator, opaque, tile=8)
     assert out.mode == "RGBA" and out.size == (80, 64) and model_scale(generator) == 4
     assert np.array_equal(np.asarray(out.convert("RGB")),
-                          np.asarray(super_resolve(tiny, rgba.convert("RGB"))))
-    alpha = np.asarray(out.getchannel("A"), dtype=int)
+                          np.asarray(super_resolve(tiny, opaque.convert("RGB"))))
+    rgba = opaque.copy()
+    rgba.putalpha(Image.linear_gradient("L").resize((20, 16)))
+    alpha = np.asarray(upscale_image(generator, rgba, tile=8).getchannel("A"), dtype=int)
     assert alpha[0].mean() < alpha[-1].mean()  # the gradient survived, upscaled
     assert upscale_image("bicubic", rgba, scale=2).size == (40, 32)
+
+
+def logo(hidden):
+    """A white square, opaque, with a half-transparent white rim, on a fully transparent
+    background whose (invisible) colour is ``hidden``."""
+    img = Image.new("RGBA", (24, 20), (*hidden, 0))
+    img.paste((255, 255, 255, 128), (5, 4, 19, 16))
+    img.paste((255, 255, 255, 255), (7, 6, 17, 14))
+    return img
+
+
+def test_hidden_colours_of_transparent_pixels_make_no_halo(tiny):
+    red, green = logo((255, 0, 0)), logo((0, 255, 0))
+    for model in ("bicubic", tiny):
+        a = np.asarray(upscale_image(model, red, tile=8), dtype=int)
+        b = np.asarray(upscale_image(model, green, tile=8), dtype=int)
+        visible = a[..., 3] > 0
+        assert visible.sum() > 14 * 12 * 16  # the square, upscaled x4, and some of its edge
+        # What cannot be seen cannot change what is seen.
+        assert np.array_equal(a[visible], b[visible]), model
+    # Bicubic of white with any alpha is white: no pink or red fringe at the edge.
+    bicubic = np.asarray(upscale_image("bicubic", red), dtype=int)
+    seen = bicubic[..., 3] > 0
+    assert (bicubic[seen][:, :3] == 255).all()
+    assert (bicubic[~seen][:, :3] == 0).all()  # nothing visible: colour 0, not a division by 0
 
 
 def test_upscale_files_writes_each_output_once(files):
@@ -90,9 +200,16 @@ def test_upscale_files_writes_each_output_once(files):
     assert sorted(p.name for p in (files / "out").iterdir()) == ["in_x4.png"]
 
 
-def test_shipped_names_and_bicubic():
+def test_model_names(tmp_path, tiny):
     assert resolve_model("bicubic") == "bicubic"
-    assert set(SHIPPED) == {"srgan", "srresnet"}
+    assert resolve_model("bicubic", scaling_factor=2) == "bicubic"
+    assert SHIPPED == {"srgan": ROOT / "data" / "srgan_x4.safetensors",
+                       "srresnet": ROOT / "data" / "srresnet_x4.safetensors"}
+    path = save_weights(tiny, tmp_path / "tiny.safetensors")
+    model = resolve_model(str(path))
+    assert type(model) is SRResNet and not model.training and "architecture" in model.metadata
+    assert torch.equal(model.conv_block1.conv_block[0].weight,
+                       load_weights(path).conv_block1.conv_block[0].weight)
 
 
 # --- the bad-input table of the README: each row, one line, exit status 1 -----------------

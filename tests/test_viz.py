@@ -1,5 +1,6 @@
-"""The comparison views: the images compared, the static slider's HTML, the crop grid, and
-the live ipywidgets views (built and driven from Python, no browser)."""
+"""The comparison views: the images compared and the crop grid (``viz``), the static
+slider's HTML (``slider``), and the live ipywidgets views (``app``, built and driven from
+Python, no browser)."""
 
 import base64
 import datetime
@@ -16,8 +17,9 @@ from srgan_lib.data import DEMO_IMAGES, demo_image
 from srgan_lib.images import crop_to_multiple, downscale, upscale_bicubic
 from srgan_lib.models import SRResNet
 from srgan_lib.upscale import upscale_image
-from srgan_lib.viz import (ComparisonApp, ComparisonView, comparison_images, crop_grid,
-                           image_choices, png_data_uri, slider_html)
+from srgan_lib.app import ComparisonApp, ComparisonView
+from srgan_lib.slider import png_data_uri, slider_html
+from srgan_lib.viz import comparison_images, crop_grid, image_choices
 
 
 def solid(colour, size=(40, 30)):
