@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .errors import SRGANError
+from .evaluate import PAPER
 from .images import convert_image, crop_to_multiple, downscale, upscale_bicubic
 from .vgg import TruncatedVGG19, vgg19_layer_table
 
@@ -45,16 +46,17 @@ _NO_WEIGHTS = (  # lines of at most 88 characters: it is printed in a chapter
     "<torch.hub.get_dir()>/checkpoints/ (print torch.hub.get_dir() to see where it is).")
 
 # Ledig et al. 2017, Table 1 (x4): the paper's own figures for each content loss, not
-# computed by this library. PSNR (dB) and SSIM on the Y channel; MOS from 1 (bad) to 5
-# (excellent), rated by 26 people. Table 1 has no BSD100 column.
+# computed by this library. PSNR (dB) and SSIM on the Y channel come from the one table of
+# paper figures, ``evaluate.PAPER``; MOS, from 1 (bad) to 5 (excellent), rated by 26 people,
+# is only needed here. Table 1 has no BSD100 column.
+_TABLE1_VARIANTS = ("SRResNet-MSE", "SRResNet-VGG22", "SRGAN-MSE", "SRGAN-VGG22", "SRGAN-VGG54")
+_TABLE1_MOS = {"Set5": (3.37, 3.46, 3.77, 3.78, 3.58), "Set14": (2.98, 3.14, 3.43, 3.57, 3.72)}
 PAPER_TABLE1 = {
-    "variants": ("SRResNet-MSE", "SRResNet-VGG22", "SRGAN-MSE", "SRGAN-VGG22", "SRGAN-VGG54"),
-    "Set5": {"PSNR": (32.05, 30.51, 30.64, 29.84, 29.40),
-             "SSIM": (0.9019, 0.8803, 0.8701, 0.8468, 0.8472),
-             "MOS": (3.37, 3.46, 3.77, 3.78, 3.58)},
-    "Set14": {"PSNR": (28.49, 27.19, 26.92, 26.44, 26.02),
-              "SSIM": (0.8184, 0.7807, 0.7611, 0.7518, 0.7397),
-              "MOS": (2.98, 3.14, 3.43, 3.57, 3.72)},
+    "variants": _TABLE1_VARIANTS,
+    **{name: {"PSNR": tuple(PAPER[v][name][0] for v in _TABLE1_VARIANTS),
+              "SSIM": tuple(PAPER[v][name][1] for v in _TABLE1_VARIANTS),
+              "MOS": _TABLE1_MOS[name]}
+       for name in ("Set5", "Set14")},
 }
 
 

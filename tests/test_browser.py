@@ -146,7 +146,9 @@ THEME_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",
 
 
 def chapters(html_root):
-    return sorted(p.stem for p in (html_root / "book").glob("[0-9][0-9]_*.html"))
+    """The notebook chapters of the built book (Markdown pages have no Colab link)."""
+    return sorted(p.stem for p in (html_root / "book").glob("[0-9][0-9]_*.html")
+                  if (ROOT / "book" / f"{p.stem}.ipynb").exists())
 
 
 def pages(html_root):
