@@ -20,7 +20,10 @@ __all__ = ["d_input", "srresnet_update", "discriminator_update",
 
 
 def d_input(imgs):
-    """Images in [-1, 1] as the discriminator sees them: imagenet-norm."""
+    """Images in [-1, 1] as the discriminator sees them: imagenet-norm.
+
+    Explained in: book/05_perceptual_loss.ipynb
+    """
     return convert_image(imgs, "[-1, 1]", "imagenet-norm")
 
 
