@@ -27,7 +27,11 @@ bf16 autocast is on by default wherever the hardware has bf16 arithmetic (GPUs, 
 with AVX-512 BF16: there it halves the step time, with the same loss curve and validation
 PSNR as fp32 to 0.03 dB in our check), channels_last is on by default; ``torch.compile`` is
 opt-in because its warm-up costs minutes. Under ``torchrun`` each process trains on its own shard
-of samples with DistributedDataParallel (NCCL on GPUs, gloo on CPUs).
+of samples with DistributedDataParallel (NCCL on GPUs, gloo on CPUs), and batch norm is
+synchronised across processes (SyncBatchNorm), so N processes of B crops train like one
+process with a batch of N * B crops.
+
+The update math itself (what one step computes) lives in ``updates.py``; this module runs it.
 """
 
 import contextlib
