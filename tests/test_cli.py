@@ -4,9 +4,17 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 
+import srgan_lib
+from srgan_lib.__main__ import build_parser, main
+from srgan_lib.data import demo_image
+from srgan_lib.errors import SRGANError
 from srgan_lib.models import Discriminator, SRResNet
+from srgan_lib.upscale import super_resolve
 from srgan_lib.weights import save_weights
 
 
@@ -61,3 +69,131 @@ def test_unknown_set_is_a_clear_error():
 def test_debug_shows_the_traceback(tmp_path):
     result = run("--debug", "evaluate", "--model", str(tmp_path / "absent.safetensors"))
     assert result.returncode != 0 and "Traceback" in result.stderr
+    result = run("evaluate", "--model", str(tmp_path / "absent.safetensors"), "--debug")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_debug_before_or_after_the_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "text.png").write_text("not an image")
+    upscale = ["upscale", "text.png", "-o", "x.png", "--model", "bicubic"]
+    assert main(upscale) == 1  # one line, no traceback
+    for args in (["--debug", *upscale], [*upscale, "--debug"]):
+        with pytest.raises(SRGANError, match="text.png: not an image"):
+            main(args)
+    parse = build_parser().parse_args
+    for command in (["evaluate"], ["train", "srresnet", "--out", "r"], upscale):
+        assert parse(command).debug is False
+        assert parse(["--debug", *command]).debug is True
+        assert parse([*command, "--debug"]).debug is True
+
+
+# --- every numeric option: refused by the parser, one line naming it and its range, exit 2 ---
+
+UPSCALE = ["upscale", "in.png", "-o", "o.png"]
+TRAIN = ["train", "srresnet", "--out", "run"]
+BAD_NUMBERS = [
+    # (arguments, the option, the allowed values the line must state)
+    ([*UPSCALE, "--tile", "-5"], "--tile", ">= 0 (0: the whole image at once)"),
+    ([*UPSCALE, "--tile", "2.5"], "--tile", ">= 0"),
+    ([*UPSCALE, "--overlap", "-10"], "--overlap", ">= 0"),
+    ([*UPSCALE, "--overlap", "ten"], "--overlap", ">= 0"),
+    ([*UPSCALE, "--scale", "3"], "--scale", "choose from 2, 4, 8"),
+    (["evaluate", "--scale", "3"], "--scale", "choose from 2, 4, 8"),
+    ([*TRAIN, "--iterations", "0"], "--iterations", ">= 1"),
+    ([*TRAIN, "--batch-size", "0"], "--batch-size", ">= 1"),
+    ([*TRAIN, "--lr", "0"], "--lr", "> 0"),
+    ([*TRAIN, "--lr", "-0.5"], "--lr", "> 0"),
+    ([*TRAIN, "--lr=-1e-4"], "--lr", "> 0"),  # argparse reads a bare -1e-4 as an option
+    ([*TRAIN, "--lr", "nan"], "--lr", "> 0"),
+    ([*TRAIN, "--lr", "inf"], "--lr", "> 0"),
+    ([*TRAIN, "--lr-decay-at", "0"], "--lr-decay-at", ">= 1"),
+    ([*TRAIN, "--workers", "-1"], "--workers", ">= 0"),
+    ([*TRAIN, "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+    ([*TRAIN, "--seed", str(2 ** 32)], "--seed", "from 0 to 4294967295"),
+    ([*TRAIN, "--checkpoint-every", "0"], "--checkpoint-every", ">= 1"),
+    ([*TRAIN, "--val-every", "0"], "--val-every", ">= 1"),
+    ([*TRAIN, "--log-every", "-3"], "--log-every", ">= 1"),
+]
+
+
+@pytest.mark.parametrize("args, option, allowed", BAD_NUMBERS,
+                         ids=[f"{a[0]} {' '.join(a[-2:])}" for a, _, _ in BAD_NUMBERS])
+def test_bad_numbers_are_refused_in_one_line(tmp_path, monkeypatch, capsys, args, option,
+                                              allowed):
+    monkeypatch.chdir(tmp_path)
+    demo_image("coffee").resize((8, 8)).save(tmp_path / "in.png")
+
+    def let_through(args):
+        raise AssertionError("the parser let a bad number through")
+
+    for command in ("_evaluate", "_upscale", "_train"):  # no work starts, whatever happens
+        monkeypatch.setattr(f"srgan_lib.__main__.{command}", let_through)
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert f"argument {option}: " in err[0] and allowed in err[0], err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]  # nothing written
+
+
+def test_good_numbers_pass_the_parser():
+    parse = build_parser().parse_args
+    args = parse([*UPSCALE, "--tile", "0", "--overlap", "0"])
+    assert (args.tile, args.overlap) == (0, 0)
+    args = parse([*TRAIN, "--lr", "2e-4", "--seed", "0", "--workers", "0", "--iterations", "1"])
+    assert (args.lr, args.seed, args.workers, args.iterations) == (2e-4, 0, 0, 1)
+
+
+def test_tile_zero_is_the_whole_image(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    tiny = SRResNet(n_blocks=1, n_channels=8).eval()
+    save_weights(tiny, tmp_path / "tiny.safetensors")
+    lr = demo_image("coffee").resize((40, 30))
+    lr.save(tmp_path / "in.png")
+    assert main([*UPSCALE, "--model", "tiny.safetensors", "--tile", "0", "--no-progress",
+                 "--device", "cpu"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")),
+                          np.asarray(super_resolve(tiny, lr)))
+
+
+# --- start-up: --help and option errors must not wait for torch ---------------------------
+
+PROBE = """
+import runpy, sys
+sys.argv = ["srgan_lib", *sys.argv[1:]]
+try:
+    runpy.run_module("srgan_lib", run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    print("exit", exit.code, "heavy:", sorted({"torch", "torchvision", "skimage", "numpy",
+                                               "PIL"} & set(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["upscale", "--help"], ["train", "--help"],
+                                  ["evaluate", "--help"], [*UPSCALE, "--tile", "-5"],
+                                  ["upscale"], ["nosuchcommand"]])
+def test_help_and_option_errors_import_nothing_heavy(args):
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
+                            text=True, timeout=60)
+    last = result.stdout.strip().splitlines()[-1]
+    assert last in ("exit 0 heavy: []", "exit 2 heavy: []"), (last, result.stderr)
+
+
+def test_the_package_imports_its_names_on_first_use():
+    # In a fresh interpreter: importing srgan_lib loads no torch, and every public name
+    # still works (loaded when first asked for).
+    code = ("import sys, srgan_lib as sl; assert 'torch' not in sys.modules; "
+            "from srgan_lib import psnr; import srgan_lib.models; "
+            "assert sl.SRResNet is srgan_lib.models.SRResNet and sl.psnr is psnr; "
+            "print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
+    for name in srgan_lib.__all__:
+        assert getattr(srgan_lib, name) is not None, name
+    assert srgan_lib.train.__name__ == "srgan_lib.train" and "SRResNet" in dir(srgan_lib)
+    with pytest.raises(AttributeError, match="no attribute 'SRResNet2'"):
+        srgan_lib.SRResNet2  # noqa: B018
