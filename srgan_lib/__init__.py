@@ -8,12 +8,17 @@ source, so book and code are one truth. Modules, in the order the book meets the
 * ``sources`` - the data directory, the registry of named sets, checksummed downloads
 * ``data``    - training crops, evaluation images, built-in demo images
 * ``models``  - SRResNet, Generator, Discriminator
+* ``diagram`` - Figure 4 of the paper, drawn from the networks' own modules
 * ``vgg``     - VGG19 truncated at phi_{i,j}
 * ``losses``  - content (pixel / VGG), adversarial and perceptual losses
+* ``updates`` - the update math of both stages: SRResNet, discriminator, generator
 * ``weights`` - safetensors files with metadata
 * ``config``, ``checkpoint``, ``train`` - the training engine (presets, exact resume, torchrun)
 * ``files``   - atomic writes
 * ``upscale``  - a PIL image in, a super-resolved PIL image out
+* ``slider``  - the before/after slider, self-contained HTML for the static book
+* ``viz``, ``app`` - comparison figures, and the live comparison app (ipywidgets)
+* ``toy``, ``content`` - the experiments of chapters 2 and 3
 * ``book``    - what the chapters use: set-up, ``show`` (the library's source), figures
 * ``evaluate`` - the paper-protocol evaluation table
 
