@@ -24,7 +24,8 @@ def run(*args):
 
 
 def test_evaluate_bicubic_prints_the_papers_numbers():
-    result = run("evaluate", "--model", "bicubic", "--sets", "Set5", "Set14", "--no-progress")
+    result = run("evaluate", "--model", "bicubic", "--sets", "Set5", "Set14", "--no-progress",
+                 "--markdown")
     assert result.returncode == 0, result.stderr
     lines = {line.split("|")[1].strip(): line for line in result.stdout.splitlines()
              if line.startswith("| Set")}
