@@ -163,3 +163,49 @@ def test_library_objects_point_to_chapters_that_use_them():
             if match and match.group(1) in chapters and name not in chapters[match.group(1)]:
                 missing.append(f"{info.name}.{name} -> {match.group(1)}")
     assert not missing, missing
+
+
+NUMBER = re.compile(r"(?<![\w.])[-+−]?(\d+\.\d{2,})(?![\d])")
+
+
+def _paper_figures():
+    """Figures quoted from the paper (evaluate.PAPER, Table 1's MOS): not computed here."""
+    from srgan_lib.content import PAPER_TABLE1
+    from srgan_lib.evaluate import PAPER
+
+    values = {v for row in PAPER.values() for k, pair in row.items() if k != "table"
+              for v in pair}
+    values |= {v for name in ("Set5", "Set14") for v in PAPER_TABLE1[name]["MOS"]}
+    return values
+
+
+def _outputs(cell):
+    text = []
+    for out in cell.get("outputs", []):
+        text.append("".join(out.get("text", "")))
+        for kind in ("text/plain", "text/markdown", "text/html"):
+            text.append("".join(out.get("data", {}).get(kind, "")))
+    return "\n".join(text)
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.stem)
+def test_numbers_in_the_prose_come_from_cells_above_them(path):
+    # A number with two or more decimals in a chapter's prose (25.74 dB, 0.8111) must be
+    # printed by a code cell before it, rounded the same way, or be one of the paper's
+    # figures; a number typed by hand would drift from what the code computes.
+    paper = _paper_figures()
+    printed, orphans = set(), []
+    for cell in cells(path):
+        if cell["cell_type"] == "code":
+            printed |= {m.group(1) for m in NUMBER.finditer(_outputs(cell))}
+            printed |= {m for m in re.findall(r"\d+\.\d+", _outputs(cell))}
+            continue
+        prose = re.sub(r"\$[^$]*\$", "", source(cell))  # maths is not a measurement
+        for match in NUMBER.finditer(prose):
+            quoted = match.group(1)
+            digits = len(quoted.split(".")[1])
+            if float(quoted) in paper:
+                continue
+            if not any(f"{float(p):.{digits}f}" == quoted for p in printed):
+                orphans.append(quoted)
+    assert not orphans, f"{path.name}: numbers in the prose no cell above prints: {orphans}"
