@@ -177,20 +177,22 @@ def _grid_neighbourhoods(shape, scale):
 def periodic_artefacts(sr, hr, scale=4, border=4):
     """How much of a regular grid an SR image has, relative to the HR image.
 
-    A sub-pixel upsampler makes each output pixel from the LR pixel it lies in, with
-    weights set by its position inside that pixel. When those ``scale x scale`` positions
-    disagree, a grid repeats every ``scale`` pixels (for x4, with two x2 stages, periods of
-    2 and 4 pixels), and shows as peaks in the spectrum at the frequencies
+    A sub-pixel convolution (``models.SubPixelConvolutionalBlock``) computes the ``r x r``
+    output pixels that come from one input pixel with ``r^2`` different filters, then
+    interleaves them. Where those filters disagree, the output carries a pattern that
+    repeats every ``r`` pixels; x4 stacks two x2 stages, so periods of 2 and 4 pixels. A
+    pattern of period ``scale`` (or a divisor of it) puts all its energy on the frequencies
     ``(ky / scale, kx / scale)`` cycles per pixel, ``ky, kx = 0 .. scale - 1``, but not
     (0, 0): 15 frequencies for x4 (k / 4 for k = 1, 2, 3, since 3/4 is -1/4).
 
     What is measured, on the Y channel with ``border`` pixels cut off, its mean removed and
     a Hann window applied: at each of those frequencies, the mean spectral power within
     1/64 cycle per pixel (at least one frequency bin) divided by the mean power in the ring
-    from 2/64 to 4/64 around it, which is 1 where there is no peak; the average of these 15
-    peak heights for SR, divided by the same for HR. 1 means as much grid as the truth; a
-    visible grid gives tens. Noise or blur without periodicity move it little, because
-    they raise or lower the peak and its ring together.
+    from 2/64 to 4/64 around it, which is about 1 where there is no peak; the average of
+    these 15 peak heights for SR, divided by the same for HR. 1 means as much grid as the
+    truth; a grid visible over smooth areas gives tens or more. Noise or blur without a
+    period move it little, because they raise or lower a peak and its ring together. The
+    heights rest on few frequency bins: on one image, about 0.6 to 1.6 is no grid.
 
     Args:
         sr (PIL.Image): the image being judged.
