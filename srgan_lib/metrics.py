@@ -205,12 +205,14 @@ def periodic_artefacts(sr, hr, scale=4, border=4):
 
     Explained in: book/07_evaluation.ipynb
     """
+    y_sr, y_hr = _pair(sr, hr, border)
+    neighbourhoods = list(_grid_neighbourhoods(y_sr.shape, scale))  # the same for both
+
     def peak_height(y):
         power = _hann_power(y)
         return np.mean([power[disc].mean() / power[ring].mean()
-                        for disc, ring in _grid_neighbourhoods(power.shape, scale)])
+                        for disc, ring in neighbourhoods])
 
-    y_sr, y_hr = _pair(sr, hr, border)
     return float(peak_height(y_sr) / peak_height(y_hr))
 
 
