@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .data import EvalDataset
 from .images import upscale_bicubic
-from .metrics import colour_shift, high_frequency_energy, psnr, ssim
+from .metrics import colour_shift, high_frequency_energy, periodic_artefacts, psnr, ssim
 from .upscale import model_scale, super_resolve
 
 __all__ = ["PAPER", "PROTOCOL", "paper_row", "evaluate", "format_table", "format_comparison"]
@@ -84,7 +84,9 @@ def paper_row(model):
 
 
 def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True):
-    """Mean PSNR, SSIM, sharpness and colour shift of a model on each set (paper protocol).
+    """Mean PSNR, SSIM, sharpness, grid artefacts and colour shift of a model on each set.
+
+    The paper's protocol (see the module's docstring); the means are over a set's images.
 
     Args:
         model (nn.Module | str): an ``SRResNet`` / ``Generator``, or ``'bicubic'``.
@@ -96,7 +98,9 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
     Returns:
         list[dict]: one row per set: ``set``, ``images``, ``psnr``, ``ssim``,
         ``hf_energy`` (``metrics.high_frequency_energy``: fine detail relative to HR, 1 is
-        as much as the truth), ``colour_shift`` (``metrics.colour_shift``, 8-bit levels),
+        as much as the truth), ``periodic_artefacts`` (``metrics.periodic_artefacts``:
+        a regular grid relative to HR, 1 is as much as the truth), ``colour_shift``
+        (``metrics.colour_shift``, 8-bit levels),
         ``paper_row`` / ``paper_table`` (the paper's row the model is compared with, see
         ``paper_row``, and its table) and ``paper_psnr`` / ``paper_ssim`` (None where that
         row has no figure for the set, or the scale is not x4).
@@ -110,7 +114,7 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
     rows = []
     for source in sets:
         dataset = EvalDataset(source, scale=scale)
-        psnrs, ssims, energies, shifts = [], [], [], []
+        psnrs, ssims, energies, grids, shifts = [], [], [], [], []
         for name, lr, hr in tqdm(dataset, desc=f"{dataset.name} x{scale}", unit="img",
                                  disable=not progress, leave=False):
             if model == "bicubic":
@@ -123,11 +127,13 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
             psnrs.append(psnr(sr, hr, border=scale))
             ssims.append(ssim(sr, hr, border=scale))
             energies.append(high_frequency_energy(sr, hr, scale=scale, border=scale))
+            grids.append(periodic_artefacts(sr, hr, scale=scale, border=scale))
             shifts.append(colour_shift(sr, hr))
         figures = paper.get(dataset.name, (None, None))
         rows.append({"set": dataset.name, "images": len(psnrs),
                      "psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims),
                      "hf_energy": sum(energies) / len(energies),
+                     "periodic_artefacts": sum(grids) / len(grids),
                      "colour_shift": sum(shifts) / len(shifts),
                      "paper_row": row_name if paper else None,
                      "paper_table": paper.get("table"),
@@ -144,13 +150,13 @@ def _figures(r):
     """The cells of one evaluate row, ours then the paper's."""
     where = (f"{r['paper_row']} (Table {r['paper_table']})" if r.get("paper_row") else "–")
     return [_fmt(r["psnr"], 2), _fmt(r["ssim"], 4), _fmt(r["hf_energy"], 3),
-            _fmt(r["colour_shift"], 2), where, _fmt(r.get("paper_psnr"), 2),
-            _fmt(r.get("paper_ssim"), 4)]
+            _fmt(r["periodic_artefacts"], 2), _fmt(r["colour_shift"], 2), where,
+            _fmt(r.get("paper_psnr"), 2), _fmt(r.get("paper_ssim"), 4)]
 
 
-_FIGURE_COLUMNS = ["PSNR (dB)", "SSIM", "HF energy", "colour shift", "paper row",
-                   "paper PSNR", "paper SSIM"]
-_FIGURE_ALIGN = ">>>><>>"
+_FIGURE_COLUMNS = ["PSNR (dB)", "SSIM", "HF energy", "periodic artefacts", "colour shift",
+                   "paper row", "paper PSNR", "paper SSIM"]
+_FIGURE_ALIGN = ">>>>><>>"
 
 
 def _render(header, align, body, markdown):
@@ -172,8 +178,10 @@ def format_table(rows, title, markdown=True):
     """The rows of ``evaluate`` as a table, with the paper's figures beside ours.
 
     HF energy: fine detail above the LR Nyquist frequency relative to HR (1.0 = as much as
-    the truth). Colour shift: the largest change of a colour channel's mean, in 8-bit levels.
-    ``–`` marks a figure the paper does not give (Table 1 has no BSD100 column).
+    the truth). Periodic artefacts: the spectral peaks of a regular grid at the upsampler's
+    periods relative to HR's (1.0 = as much as the truth; a visible grid gives tens). Colour
+    shift: the largest change of a colour channel's mean, in 8-bit levels. ``–`` marks a
+    figure the paper does not give (Table 1 has no BSD100 column).
 
     Args:
         rows (list[dict]): what ``evaluate`` returned.

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from srgan_lib.config import TrainConfig
 from srgan_lib.data import demo_image
 from srgan_lib.images import convert_image, downscale, upscale_bicubic
-from srgan_lib.metrics import psnr
+from srgan_lib.metrics import periodic_artefacts, psnr
 from srgan_lib.models import Discriminator, Generator, SRResNet
 from srgan_lib.train import read_log
 from srgan_lib.upscale import SHIPPED, resolve_model, upscale_image
@@ -115,6 +115,19 @@ def test_shipped_srresnet_beats_bicubic_and_gives_its_golden_output():
     assert pixels == pytest.approx([0.23481, 0.18062, -0.96056, 0.60380], abs=1e-3)
 
 
+def test_shipped_srgan_draws_a_grid_that_srresnet_and_bicubic_do_not():
+    # The shipped SRGAN lays a regular 2- and 4-pixel texture over smooth areas (issue 14).
+    # Measured on this crop when the test was written: bicubic 0.69, SRResNet 0.82,
+    # SRGAN 22.81 (1 = as much as the HR crop). An SRGAN without the grid must change this.
+    hr = demo_image("astronaut").crop(GOLDEN_BOX)
+    lr = downscale(hr, 4)
+    bicubic = periodic_artefacts(upscale_bicubic(lr, 4), hr)
+    srresnet, srgan = (periodic_artefacts(upscale_image(resolve_model(stage), lr), hr)
+                       for stage in ("srresnet", "srgan"))
+    assert bicubic < 2 and srresnet < 2  # about as much as the truth
+    assert srgan > 10 * max(bicubic, srresnet)
+
+
 def _fixed_parameters(module):
     """Every parameter set from a formula (no RNG, so no dependence on torch's generators)."""
     with torch.no_grad():
@@ -149,13 +162,17 @@ def test_model_card_describes_these_files():
     assert re.search(r"\| Set5 \| SRGAN \| .* \| SRGAN-MSE \(Table 1\) \| 30\.64 \| 0\.8701 \|",
                      card)
     assert "paper, SRGAN-MSE vs SRResNet-MSE: -1.41 dB" in card
+    # The grid artefacts are measured in the table, beside HF energy, and stated per set.
+    assert "| HF energy | periodic artefacts | colour shift |" in card
+    assert re.search(r"- Set14: periodic artefacts .*: bicubic \d+\.\d\d, SRResNet \d+\.\d\d, "
+                     r"SRGAN \d+\.\d\d\.", card)
 
 
 # --- the card's own logic, on made-up rows --------------------------------------------------
 
 def _rows(psnr, hf):
     return [{"set": "Set5", "images": 5, "psnr": psnr, "ssim": 0.8, "hf_energy": hf,
-             "colour_shift": 0.1}]
+             "periodic_artefacts": 1.0, "colour_shift": 0.1}]
 
 
 def test_goal_checks_say_yes_and_no_honestly():
@@ -168,6 +185,15 @@ def test_goal_checks_say_yes_and_no_honestly():
            "SRGAN": _rows(30.2, 0.4)}
     text = model_card.goal_checks(bad)
     assert text.count("**no**") == 4 and "**yes**" not in text
+
+
+def test_goal_checks_state_each_methods_periodic_artefacts():
+    rows = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.9, 0.5),
+            "SRGAN": _rows(29.5, 0.9)}
+    rows["SRGAN"][0]["periodic_artefacts"] = 12.345
+    text = model_card.goal_checks(rows)
+    assert ("- Set5: periodic artefacts (a regular grid; 1 = as much as HR): bicubic 1.00, "
+            "SRResNet 1.00, SRGAN 12.35.") in text
 
 
 def test_goal_checks_quote_the_papers_gap_between_the_rows_compared():

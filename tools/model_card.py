@@ -160,6 +160,9 @@ def goal_checks(results):
             f"**{'yes' if g['psnr'] < r['psnr'] else 'no'}** ({g['psnr'] - r['psnr']:+.2f} dB"
             f"{_paper_gap(g, r)}); "
             f"largest colour shift {max(m['colour_shift'] for m in (b, r, g)):.2f} levels.")
+        out.append(f"- {name}: periodic artefacts (a regular grid; 1 = as much as HR): bicubic "
+                   f"{b['periodic_artefacts']:.2f}, SRResNet {r['periodic_artefacts']:.2f}, "
+                   f"SRGAN {g['periodic_artefacts']:.2f}.")
     return "\n".join(out)
 
 
@@ -197,7 +200,11 @@ def render(sections, results, sets, n_train):
         "`bicubic`, `data/srresnet_x4.safetensors` and `data/srgan_x4.safetensors`. Protocol: "
         "the paper's (Y channel, 4-pixel border removed, LR by antialiased bicubic). HF energy: "
         "spectral energy above the LR Nyquist frequency relative to HR (1 = as much fine detail "
-        "as the truth). Colour shift: the largest change of a colour channel's mean, in 8-bit "
+        "as the truth). Periodic artefacts: the Y spectrum's peaks at the frequencies of the "
+        "x4 sub-pixel upsampler's 2- and 4-pixel periods (k/4 cycles per pixel), each peak "
+        "relative to the spectrum around it, SR relative to HR (`metrics.periodic_artefacts`; "
+        "1 = as much of a regular grid as the truth, a grid drawn over smooth areas gives "
+        "tens). Colour shift: the largest change of a colour channel's mean, in 8-bit "
         "levels. Paper: the row of Ledig et al. 2017 that matches each file's content loss "
         f"(read from its metadata by `evaluate`): {paper_rows(results)}; Table 1 has no "
         "BSD100 column (`–`).", "",
