@@ -216,8 +216,9 @@ def build_parser():
     tr.add_argument("--content-loss", choices=("mse", "vgg22", "vgg54"))
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")
-    tr.add_argument("--amp", choices=("auto", "bf16", "off"),
-                    help="bf16 autocast (auto: on for GPUs)")
+    tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"),
+                    help="mixed precision (auto: bf16 where native, fp16 with a gradient "
+                    "scaler on T4/V100 GPUs, else off)")
     tr.add_argument("--no-channels-last", action="store_true")
     tr.add_argument("--compile", action="store_true", help="torch.compile the networks")
     tr.add_argument("--workers", type=whole_number(0), help="DataLoader worker processes")

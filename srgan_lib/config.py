@@ -18,10 +18,11 @@ benchmark sets.
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-__all__ = ["STAGES", "PRESETS", "TrainConfig"]
+__all__ = ["STAGES", "PRESETS", "AMP", "TrainConfig"]
 
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu", "ci")
+AMP = ("auto", "bf16", "fp16", "off")
 
 
 @dataclass
@@ -54,7 +55,8 @@ class TrainConfig:
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
-    amp: str = "auto"  # 'bf16', 'off', or 'auto' (bf16 where the hardware has bf16 math)
+    amp: str = "auto"  # 'bf16', 'fp16' (with a gradient scaler), 'off', or 'auto':
+    # bf16 where the hardware has bf16 math, fp16 on older GPUs (T4, V100), else fp32
     channels_last: bool = True
     compile: bool = False  # torch.compile: faster steps, minutes of warm-up
     workers: int = 2  # DataLoader worker processes
@@ -69,8 +71,8 @@ class TrainConfig:
         if self.content_loss not in ("mse", "vgg22", "vgg54"):
             raise ValueError(f"content_loss must be mse, vgg22 or vgg54, got "
                              f"{self.content_loss!r}")
-        if self.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"amp must be auto, bf16 or off, got {self.amp!r}")
+        if self.amp not in AMP:
+            raise ValueError(f"amp must be one of {AMP}, got {self.amp!r}")
         if self.crop_size % self.scale:
             raise ValueError(f"crop_size {self.crop_size} must be divisible by scale "
                              f"{self.scale}")
