@@ -1,6 +1,7 @@
 """The training engine: presets, data streams, both stages, exact resume, torchrun."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -486,3 +487,102 @@ def test_engine_runs_a_vgg_content_loss_and_follows_vgg_rescale(tmp_path, vgg19_
         assert meta["content_loss"] == "vgg54"
         assert json.loads(meta["config"])["vgg_rescale"] == rescale
     assert first[1.0] / first[12.75] == pytest.approx(12.75 ** 2, rel=1e-4)
+
+
+# --- float16 with a gradient scaler (the T4 path), on the CPU ------------------------------
+
+def test_amp_auto_picks_the_dtype_the_hardware_computes_fast(monkeypatch):
+    import srgan_lib.train as engine
+
+    gpu = torch.device("cuda")
+    for capability, expected in [((7, 5), torch.float16),  # T4
+                                 ((7, 0), torch.float16),  # V100
+                                 ((8, 0), torch.bfloat16),  # A100
+                                 ((6, 1), None)]:  # Pascal: no tensor cores
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d, c=capability: c)
+        assert engine.amp_dtype("auto", gpu) == expected, capability
+    assert engine.amp_dtype("fp16", "cpu") == torch.float16
+    assert engine.amp_dtype("off", gpu) is None
+    monkeypatch.setattr(engine, "_fast_bf16", lambda device: False)
+    assert engine.amp_dtype("auto", "cpu") is None
+
+
+def test_fp16_training_on_the_cpu_gives_finite_losses_and_saves_the_scale(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet", iterations=4, amp="fp16", val_every=1000)
+    train(config, tmp_path / "sr", progress=False)
+    assert all(math.isfinite(r["content"]) for r in read_log(tmp_path / "sr" / "log.jsonl"))
+    scaler = load_checkpoint(tmp_path / "sr" / "checkpoint.pt")["scalers"]["generator"]
+    assert scaler["scale"] == 2.0 ** 16 and scaler["_growth_tracker"] == 4  # 4 good steps
+    gan = TrainConfig.preset("ci", "srgan", iterations=2, amp="fp16", val_every=1000)
+    train(gan, tmp_path / "gan", init=tmp_path / "sr" / "srresnet.safetensors", progress=False)
+    log = read_log(tmp_path / "gan" / "log.jsonl")
+    assert all(math.isfinite(r[k]) for r in log for k in ("content", "d_loss", "adversarial"))
+    scalers = load_checkpoint(tmp_path / "gan" / "checkpoint.pt")["scalers"]
+    assert set(scalers) == {"generator", "discriminator"}
+
+
+def _inf_loss(content):
+    """A content loss whose value overflows: every gradient it sends back is inf or nan."""
+    return lambda sr, hr: content(sr, hr) * float("inf")
+
+
+def test_scaler_skips_a_step_whose_gradients_overflowed():
+    from srgan_lib.losses import PixelContentLoss
+    from srgan_lib.train import _Context, srresnet_step
+
+    torch.manual_seed(0)
+    ctx = _Context(TrainConfig.preset("ci", "srresnet", amp="fp16", device="cpu"))
+    model = SRResNet(n_blocks=2, n_channels=16).train()
+    optimizers = {"generator": torch.optim.Adam(model.parameters(), lr=1e-3)}
+    scalers = ctx.scalers(["generator"])
+    lr_imgs, hr_imgs = torch.randn(2, 3, 8, 8), torch.rand(2, 3, 32, 32) * 2 - 1
+    before = [p.detach().clone() for p in model.parameters()]
+    srresnet_step(model, _inf_loss(PixelContentLoss()), optimizers, lr_imgs, hr_imgs, ctx,
+                  scalers)
+    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert scalers["generator"].get_scale() == 2.0 ** 15  # halved from 2 ** 16
+    assert not optimizers["generator"].state  # Adam never stepped
+    record = srresnet_step(model, PixelContentLoss(), optimizers, lr_imgs, hr_imgs, ctx,
+                           scalers)
+    assert math.isfinite(record["content"].item())
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert scalers["generator"].get_scale() == 2.0 ** 15
+
+
+def test_fp16_srgan_killed_and_resumed_ends_bit_identical(tmp_path, monkeypatch):
+    # Step 2 overflows in G's update (injected): G's scale halves, D's does not; a run
+    # killed after step 5 (checkpoint at 3) and resumed must end exactly as the straight run,
+    # scales and growth counters included.
+    import srgan_lib.train as engine
+
+    config = TrainConfig.preset("ci", "srgan", checkpoint_every=3, amp="fp16")
+    init = _tiny_srresnet_init(tmp_path, config)
+    real_step = engine.srgan_step
+
+    def run(out, kill_at=None, resume=False):
+        calls = []
+
+        def step(generator, discriminator, content, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == kill_at:
+                raise KeyboardInterrupt
+            if len(calls) == 2 and not resume:
+                content = _inf_loss(content)
+            return real_step(generator, discriminator, content, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "srgan_step", step)
+        train(config, out, init=init, resume=resume, progress=False)
+
+    run(tmp_path / "straight")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", kill_at=6)
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 3
+    run(tmp_path / "killed", resume=True)
+
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert a["scalers"]["generator"]["scale"] == 2.0 ** 15
+    assert a["scalers"]["discriminator"]["scale"] == 2.0 ** 16
+    a.pop("wall_time"), b.pop("wall_time")
+    _states_equal(a, b)
+    assert math.isinf(read_log(tmp_path / "straight" / "log.jsonl")[1]["content"])
