@@ -586,3 +586,46 @@ def test_fp16_srgan_killed_and_resumed_ends_bit_identical(tmp_path, monkeypatch)
     a.pop("wall_time"), b.pop("wall_time")
     _states_equal(a, b)
     assert math.isinf(read_log(tmp_path / "straight" / "log.jsonl")[1]["content"])
+
+
+# --- the colab preset: the paper's recipe, sized for one session on a T4 ------------------
+
+def test_colab_preset_is_the_papers_recipe_on_div2k():
+    sr, gan = (TrainConfig.preset("colab", stage) for stage in ("srresnet", "srgan"))
+    for config in (sr, gan):
+        assert config.train_sets == ("DIV2K",)
+        assert (config.batch_size, config.crop_size, config.lr) == (16, 96, 1e-4)
+        assert (config.n_blocks, config.n_channels, config.scale) == (16, 64, 4)
+        assert (config.d_n_blocks, config.d_fc_size) == (8, 1024)
+    assert sr.content_loss == "mse" and sr.lr_decay_at is None
+    assert gan.content_loss == "vgg54" and gan.beta == 1e-3
+    assert gan.lr_decay_at == gan.iterations // 2  # the paper's schedule, shortened
+    assert "DIV2K" in __import__("srgan_lib.sources", fromlist=["SOURCES"]).SOURCES
+
+
+def test_step_flops_are_counted_from_the_networks():
+    from srgan_lib.config import step_flops
+
+    # By hand, SRResNet x4 forward on one 24x24 LR crop: 16 residual blocks of two 3x3
+    # convs 64->64 at 24x24, conv 9x9 3->64 at 24x24, conv 3x3 64->64 at 24x24, upsampling
+    # convs 3x3 64->256 at 24x24 and 48x48, conv 9x9 64->3 at 96x96 (2 FLOPs a multiply-add).
+    def conv(cin, cout, k, side):
+        return 2 * cin * cout * k * k * side * side
+
+    forward = (32 * conv(64, 64, 3, 24) + conv(3, 64, 9, 24) + conv(64, 64, 3, 24)
+               + conv(64, 256, 3, 24) + conv(64, 256, 3, 48) + conv(64, 3, 9, 96))
+    sr = TrainConfig.preset("colab", "srresnet")
+    # Forward and backward: about 3 forwards (the first layer needs no input gradient).
+    assert step_flops(sr) == pytest.approx(3 * 16 * forward, rel=0.01)
+    gan = TrainConfig.preset("colab", "srgan")
+    assert 5 < step_flops(gan) / step_flops(sr) < 6.5  # D and VGG19 to conv5_4 on top
+
+
+def test_colab_preset_fits_one_session_on_a_t4():
+    from srgan_lib.config import colab_hours
+
+    hours = colab_hours()
+    assert hours["total"] <= 3.0
+    assert hours["total"] == pytest.approx(hours["setup"] + hours["srresnet"] + hours["srgan"])
+    assert min(hours["srresnet"], hours["srgan"]) > 0.5  # neither stage a token run
+    assert colab_hours(tflops=7.5)["total"] > hours["total"]  # slower GPU, longer run
