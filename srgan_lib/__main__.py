@@ -91,7 +91,7 @@ def _train(args):
         overrides["train_sets"] = tuple(args.train_sets)
     config = TrainConfig.preset(args.preset, args.stage, **overrides)
     weights = train(config, args.out, resume=args.resume, init=args.init,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, mirror=args.mirror)
     if int(os.environ.get("RANK", 0)) == 0:
         print(f"weights: {weights}")
 
@@ -208,6 +208,9 @@ def build_parser():
                     "paper's losses on DIV2K, ~3 h on a T4 for both stages; ci: seconds")
     tr.add_argument("--out", required=True, help="the run's folder")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    tr.add_argument("--mirror", metavar="DIR",
+                    help="also copy each checkpoint, the log and the weights to DIR (e.g. "
+                    "Google Drive); --resume without OUT/checkpoint.pt continues from there")
     tr.add_argument("--init", help="SRGAN: the SRResNet weights to start from")
     tr.add_argument("--iterations", type=whole_number(1), help="steps of the stage")
     tr.add_argument("--batch-size", type=whole_number(1))

@@ -55,10 +55,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (load_checkpoint, mirror_checkpoint, mirror_copies, restore_from_mirror,
+                         rng_state, save_checkpoint, set_rng_state)
 from .data import TrainDataset
 from .errors import SRGANError
-from .files import atomic_write
+from .files import atomic_copy, atomic_write
 from .images import crop_to_multiple, downscale, load_image
 from .losses import content_loss
 from .metrics import psnr
@@ -375,7 +376,7 @@ def _wrap(model, ctx, config):
     return model
 
 
-def train(config, out, resume=False, init=None, progress=True):
+def train(config, out, resume=False, init=None, progress=True, mirror=None):
     """Train one stage, writing checkpoints, a JSON-lines log and the final weights.
 
     Args:
@@ -385,6 +386,10 @@ def train(config, out, resume=False, init=None, progress=True):
         init (str | Path | None): SRGAN only: the SRResNet (or generator) weights the
             generator starts from, as in the paper.
         progress (bool): show a progress bar.
+        mirror (str | Path | None): a second folder (Google Drive in Colab) that receives a
+            copy of every checkpoint under a new name (the last two are kept), of the log,
+            and of the final weights; with ``resume`` and no local checkpoint, the run
+            continues from the newest complete copy there.
 
     Returns:
         Path: the exported weights, ``out/<stage>.safetensors``.
@@ -403,18 +408,32 @@ def train(config, out, resume=False, init=None, progress=True):
     if ckpt_path.exists() and not resume:
         raise SRGANError(f"{ckpt_path}: a run is already there; pass --resume to continue it "
                          "or choose another --out")
+    if mirror is not None:
+        _restore_or_check_mirror(Path(mirror), ckpt_path, log_path, resume)
     saved = load_checkpoint(ckpt_path) if resume else None
     if saved is not None:
         _check_resumable(saved["config"], config, ckpt_path, saved["step"])
 
     ctx = _Context(config)
     try:
-        return _run(config, ctx, out, ckpt_path, log_path, saved, init, progress)
+        return _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror)
     finally:
         ctx.close()
 
 
-def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
+def _restore_or_check_mirror(mirror, ckpt_path, log_path, resume):
+    """Resume from the mirror where the local run is gone; never mix two runs in one."""
+    if not resume:
+        if mirror_copies(mirror):
+            raise SRGANError(f"{mirror}: the mirror folder holds checkpoints of a run already; "
+                             "pass --resume to continue it or choose another --mirror")
+        return
+    restored = not ckpt_path.exists() and restore_from_mirror(mirror, ckpt_path) is not None
+    if restored and (mirror / log_path.name).is_file() and not log_path.exists():
+        atomic_copy(mirror / log_path.name, log_path)
+
+
+def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
     torch.manual_seed(config.seed + ctx.rank)
     random.seed(config.seed + ctx.rank)
     _, val_files = split_validation(config)
@@ -464,6 +483,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                  "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
                  "scalers": {k: s.state_dict() for k, s in scalers.items()}}
         save_checkpoint(state, ckpt_path)
+        if mirror is not None:  # after the local write: a copy under a new name
+            mirror_checkpoint(ckpt_path, mirror, step, extra=[log_path])
 
     # A fresh run starts a fresh log; a resumed one appends to its truncated log.
     log = open(log_path, "a" if saved else "w") if ctx.master else None  # noqa: SIM115
@@ -530,6 +551,9 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                      device=str(ctx.device), hardware=hardware(ctx.device),
                      world_size=ctx.world,
                      wall_time_s=round(wall + time.perf_counter() - t0, 1))
+        if mirror is not None:
+            for path in (weights, log_path):
+                atomic_copy(path, Path(mirror) / path.name)
     if ctx.distributed:
         _check_ranks_agree(models, ctx, out)
     return weights

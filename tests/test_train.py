@@ -629,3 +629,42 @@ def test_colab_preset_fits_one_session_on_a_t4():
     assert hours["total"] == pytest.approx(hours["setup"] + hours["srresnet"] + hours["srgan"])
     assert min(hours["srresnet"], hours["srgan"]) > 0.5  # neither stage a token run
     assert colab_hours(tflops=7.5)["total"] > hours["total"]  # slower GPU, longer run
+
+
+# --- a mirror folder: the run survives the loss of its VM ---------------------------------
+
+def test_run_lost_with_its_vm_resumes_from_the_mirror_bit_identical(tmp_path, monkeypatch):
+    import shutil
+
+    import srgan_lib.train as engine
+
+    config = TrainConfig.preset("ci", "srresnet", checkpoint_every=3, iterations=8)
+    train(config, tmp_path / "straight", progress=False)
+
+    real_step, calls = engine.srresnet_step, []
+
+    def killed_at_step_6(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    drive = tmp_path / "drive"
+    monkeypatch.setattr(engine, "srresnet_step", killed_at_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "vm", progress=False, mirror=drive)
+    monkeypatch.setattr(engine, "srresnet_step", real_step)
+    assert sorted(p.name for p in drive.iterdir()) == ["checkpoint-000000003.pt", "log.jsonl"]
+    with pytest.raises(SRGANError, match="--mirror"):  # a new run must not mix into it
+        train(config, tmp_path / "other", progress=False, mirror=drive)
+    shutil.rmtree(tmp_path / "vm")  # the VM is gone; Drive is not
+
+    weights = train(config, tmp_path / "vm", resume=True, progress=False, mirror=drive)
+    a = load_file(tmp_path / "straight" / "srresnet.safetensors")
+    b = load_file(weights)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["step"] for r in read_log(tmp_path / "vm" / "log.jsonl")] == list(range(1, 9))
+    assert sorted(p.name for p in drive.iterdir()) == [
+        "checkpoint-000000006.pt", "checkpoint-000000008.pt", "log.jsonl",
+        "srresnet.safetensors"]
+    assert load_file(drive / "srresnet.safetensors").keys() == a.keys()
