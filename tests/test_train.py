@@ -668,3 +668,11 @@ def test_run_lost_with_its_vm_resumes_from_the_mirror_bit_identical(tmp_path, mo
         "checkpoint-000000006.pt", "checkpoint-000000008.pt", "log.jsonl",
         "srresnet.safetensors"]
     assert load_file(drive / "srresnet.safetensors").keys() == a.keys()
+
+
+def test_gpu_check_refuses_politely_without_cuda(tmp_path):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stdout.count("\n") == 1 and "no CUDA GPU" in run.stdout and not run.stderr
