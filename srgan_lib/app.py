@@ -18,7 +18,7 @@ from .images import load_image
 from .slider import _png
 from .viz import comparison_images, image_choices
 
-__all__ = ["ComparisonView", "ComparisonApp", "uploaded_files", "clear_upload"]
+__all__ = ["ComparisonView", "ComparisonApp"]
 
 
 class ComparisonView:
@@ -162,26 +162,22 @@ class ComparisonView:
             f"at ({x0}, {y0}) outlined in yellow")
 
 
-def uploaded_files(value):
+def _uploaded_files(value):
     """The files of a ``FileUpload`` value as ``[(name, bytes)]``, in ipywidgets 7 or 8.
 
     ipywidgets 8 (Jupyter, this book's requirements) gives a tuple of dicts with ``name``
     and ``content`` (a memoryview); ipywidgets 7 (Colab keeps 7.7.1) gives a dict
     ``{name: {"metadata": {...}, "content": bytes}}``.
-
-    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     if isinstance(value, dict):  # ipywidgets 7
         return [(name, bytes(file["content"])) for name, file in value.items()]
     return [(file["name"], bytes(file["content"])) for file in value]
 
 
-def clear_upload(upload):
+def _clear_upload(upload):
     """Empty a ``FileUpload`` so that the same file can be uploaded again, in ipywidgets 7
     or 8 (8 takes ``()``; 7's value is a read-only dict, rebuilt from two lists when the
     browser's upload counter changes).
-
-    Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     if isinstance(upload.value, dict):  # ipywidgets 7: a read-only value built from these
         upload.metadata, upload.data = [], []
@@ -313,7 +309,7 @@ class ComparisonApp:
         return text + "."
 
     def _uploaded(self, change):
-        files = uploaded_files(change["new"])
+        files = _uploaded_files(change["new"])
         for name, content in files:
             try:
                 img = _decode_upload(name, content)
@@ -330,4 +326,4 @@ class ComparisonApp:
                 self._quiet = False
             self.refresh()
         if files:
-            clear_upload(self.upload)  # the same file can be uploaded again
+            _clear_upload(self.upload)  # the same file can be uploaded again

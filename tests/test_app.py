@@ -10,7 +10,7 @@ import torch
 import traitlets
 from PIL import Image
 
-from srgan_lib.app import ComparisonApp, clear_upload, uploaded_files
+from srgan_lib.app import ComparisonApp, _clear_upload, _uploaded_files
 from srgan_lib.models import SRResNet
 
 
@@ -59,22 +59,22 @@ def test_uploaded_files_reads_both_value_shapes():
     v8 = upload8("a.png", png)
     v7 = {"a.png": {"metadata": {"name": "a.png", "type": "image/png", "size": len(png)},
                     "content": png}}
-    assert uploaded_files(v8) == [("a.png", png)]
-    assert uploaded_files(v7) == [("a.png", png)]
-    assert uploaded_files(()) == [] and uploaded_files({}) == []
-    assert all(type(content) is bytes for _, content in uploaded_files(v8))
+    assert _uploaded_files(v8) == [("a.png", png)]
+    assert _uploaded_files(v7) == [("a.png", png)]
+    assert _uploaded_files(()) == [] and _uploaded_files({}) == []
+    assert all(type(content) is bytes for _, content in _uploaded_files(v8))
 
 
 def test_clear_upload_in_both_versions():
     upload = ipywidgets.FileUpload()
     upload.value = upload8("a.png", b"x")
-    clear_upload(upload)
+    _clear_upload(upload)
     assert upload.value == ()
     upload7 = FileUpload7()
     upload7.browser_sends("a.png", b"x")
     with pytest.raises(traitlets.TraitError):  # what the app used to do under 7.x
         upload7.value = ()
-    clear_upload(upload7)
+    _clear_upload(upload7)
     assert upload7.value == {} and upload7._counter == 0 and upload7.data == []
 
 
