@@ -14,6 +14,15 @@ paper's networks (16 residual blocks, 64 channels, x4) on T91 + BSD200 with the 
 content loss (no ImageNet VGG offline), with the same batch and crop size.
 
 The ratio printed is engine step time / baseline step time: below 1.0, the engine is faster.
+
+    python benchmarks/train_step.py --preset colab --steps 300 --json out.json
+
+runs the first steps of a preset's two stages through the engine instead (its own networks,
+losses, crop, batch and mixed precision), and reports the median step time, the peak GPU
+memory, and the hours the whole preset would take at that speed, beside the estimate the
+preset was sized with (``srgan_lib.config.colab_hours``). VGG19 gets random weights of the
+real shapes (same FLOPs; the machine may be offline) and, where DIV2K is not in the data
+directory, T91 + BSD200 stand in for it (the same 96-pixel crops, so the same step time).
 """
 
 import argparse
@@ -33,7 +42,10 @@ from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from srgan_lib.config import TrainConfig  # noqa: E402
+import srgan_lib.train as engine_module  # noqa: E402
+from srgan_lib.config import TrainConfig, colab_hours, estimate_hours  # noqa: E402
+from srgan_lib.errors import SRGANError  # noqa: E402
+from srgan_lib.losses import content_loss  # noqa: E402
 from srgan_lib.images import convert_image  # noqa: E402
 from srgan_lib.models import Discriminator, Generator, SRResNet  # noqa: E402
 from srgan_lib.sources import find_dataset, list_images  # noqa: E402
@@ -127,6 +139,50 @@ def engine(stage, args, tmp):
                                                    walls[args.warmup:], strict=True))
 
 
+def preset_run(preset, stage, args, tmp):
+    """Median seconds per step, peak GPU memory and extrapolated hours of a preset's stage."""
+    overrides = dict(iterations=args.warmup + args.steps, log_every=1, val_every=10 ** 9,
+                     checkpoint_every=10 ** 9, val_images=0)
+    if args.batch_override:
+        overrides["batch_size"] = args.batch
+    sets = TrainConfig.preset(preset, stage).train_sets
+    try:
+        for name in sets:
+            find_dataset(name, download=False)
+        data_note = " + ".join(sets)
+    except SRGANError:  # not in the data directory: the same crops, of other images
+        overrides["train_sets"] = ("T91", "BSD200")
+        data_note = f"T91 + BSD200 standing in for {' + '.join(sets)}"
+    config = TrainConfig.preset(preset, stage, **overrides)
+    full = TrainConfig.preset(preset, stage)
+    init = None
+    if stage == "srgan":
+        init = save_weights(SRResNet(), Path(tmp) / "init.safetensors")
+    # Random VGG19 weights of the real shapes: the same FLOPs, and no download.
+    real_loss = engine_module.content_loss
+    engine_module.content_loss = lambda name, rescale: content_loss(name, weights=None,
+                                                                    rescale=rescale)
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    out = Path(tmp) / f"{preset}_{stage}"
+    try:
+        train(config, out, init=init, progress=False)
+    finally:
+        engine_module.content_loss = real_loss
+    walls = [r["wall_time"] for r in read_log(out / "log.jsonl") if "step" in r]
+    step_s = statistics.median(b - a for a, b in zip(walls[args.warmup - 1:-1],
+                                                     walls[args.warmup:], strict=True))
+    return {"preset": preset, "stage": stage, "steps_timed": args.steps,
+            "batch_size": config.batch_size, "crop_size": config.crop_size,
+            "content_loss": config.content_loss, "amp": config.amp,
+            "amp_dtype": str(engine_module.amp_dtype(config.amp, "cuda" if cuda else "cpu")),
+            "data": data_note, "s_per_step": step_s,
+            "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else None,
+            "iterations": full.iterations, "hours_at_this_speed": full.iterations * step_s / 3600,
+            "hours_estimated_for_a_t4": estimate_hours(full)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stages", nargs="+", default=["srresnet", "srgan"])
@@ -137,7 +193,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers, both")
     parser.add_argument("--compile", action="store_true", help="engine with torch.compile")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--preset", help="time this preset's stages instead (e.g. colab)")
     args = parser.parse_args(argv)
+    args.batch_override = "--batch" in (argv if argv is not None else sys.argv)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor()
@@ -145,6 +203,22 @@ def main(argv=None):
     print(f"device: {device} ({name or platform.machine()}), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; batch {args.batch}, HR crop {args.crop}")
     results = []
+    if args.preset:
+        with tempfile.TemporaryDirectory() as tmp:
+            for stage in args.stages:
+                row = {"device": str(device), "device_name": name,
+                       "torch": torch.__version__, **preset_run(args.preset, stage, args, tmp)}
+                results.append(row)
+                print(f"{args.preset} {stage:9s} {row['s_per_step'] * 1000:7.1f} ms/step "
+                      f"({row['amp_dtype']}, {row['data']}), peak memory "
+                      f"{row['peak_gpu_memory_gib'] or 0:.2f} GiB; the whole stage "
+                      f"({row['iterations']} steps) {row['hours_at_this_speed']:.2f} h here, "
+                      f"{row['hours_estimated_for_a_t4']:.2f} h estimated for a T4", flush=True)
+        if args.preset == "colab":
+            results.append({"colab_hours_estimate": colab_hours()})
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for stage in args.stages:
             base = baseline(stage, files, args, device)

@@ -162,6 +162,31 @@ class ComparisonView:
             f"at ({x0}, {y0}) outlined in yellow")
 
 
+def _uploaded_files(value):
+    """The files of a ``FileUpload`` value as ``[(name, bytes)]``, in ipywidgets 7 or 8.
+
+    ipywidgets 8 (Jupyter, this book's requirements) gives a tuple of dicts with ``name``
+    and ``content`` (a memoryview); ipywidgets 7 (Colab keeps 7.7.1) gives a dict
+    ``{name: {"metadata": {...}, "content": bytes}}``.
+    """
+    if isinstance(value, dict):  # ipywidgets 7
+        return [(name, bytes(file["content"])) for name, file in value.items()]
+    return [(file["name"], bytes(file["content"])) for file in value]
+
+
+def _clear_upload(upload):
+    """Empty a ``FileUpload`` so that the same file can be uploaded again, in ipywidgets 7
+    or 8 (8 takes ``()``; 7's value is a read-only dict, rebuilt from two lists when the
+    browser's upload counter changes).
+    """
+    if isinstance(upload.value, dict):  # ipywidgets 7: a read-only value built from these
+        upload.metadata, upload.data = [], []
+        upload.set_trait("value", {})
+        upload._counter = 0  # uploads counted by the browser; the next one makes it 1
+    else:
+        upload.value = ()
+
+
 def _decode_upload(name, content):
     """An uploaded file's bytes as an image, read by ``load_image`` like any file on disk."""
     filename = Path(name).name or "upload"
@@ -284,10 +309,10 @@ class ComparisonApp:
         return text + "."
 
     def _uploaded(self, change):
-        for file in change["new"]:
-            name = file["name"]
+        files = _uploaded_files(change["new"])
+        for name, content in files:
             try:
-                img = _decode_upload(name, bytes(file["content"]))
+                img = _decode_upload(name, content)
             except SRGANError as err:
                 self.status.value = html.escape(str(err))
                 continue
@@ -300,5 +325,5 @@ class ComparisonApp:
             finally:
                 self._quiet = False
             self.refresh()
-        if change["new"]:
-            self.upload.value = ()  # the same file can be uploaded again
+        if files:
+            _clear_upload(self.upload)  # the same file can be uploaded again

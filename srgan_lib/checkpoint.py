@@ -6,21 +6,30 @@ moment and resumed from its last checkpoint ends with bit-identical weights on t
 
 It is written to a temporary file, flushed to disk (fsync) and renamed over the previous
 one: a kill during the write leaves the previous checkpoint intact, never a torn file.
+A run can also keep copies in a second folder, a *mirror* (Google Drive in Colab, whose
+files outlive the VM): after each local write the checkpoint is copied there under a new
+name, ``checkpoint-<step>.pt``, and the last two copies are kept. A new name each time,
+because Drive's mount syncs late: a file being replaced may reach Drive half-written, while
+the previous copy stays complete. A resumed run whose local folder is gone takes the newest
+mirror copy that reads completely.
+
 It is read with ``torch.load(weights_only=True)``, which refuses anything but tensors and
 plain containers, so loading a checkpoint can never execute code. That is also why the
 NumPy generator state is stored as a tensor and plain numbers rather than as arrays.
 """
 
 import random
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import SRGANError
-from .files import atomic_write
+from .files import atomic_copy, atomic_write
 
-__all__ = ["FORMAT", "rng_state", "set_rng_state", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "rng_state", "set_rng_state", "save_checkpoint", "load_checkpoint",
+           "mirror_checkpoint", "mirror_copies", "restore_from_mirror"]
 
 FORMAT = "srgan_lib-checkpoint/1"
 
@@ -104,3 +113,71 @@ def load_checkpoint(path, map_location="cpu"):
                          f"{state.get('format') if isinstance(state, dict) else None!r}, "
                          f"expected {FORMAT!r})")
     return state
+
+
+def mirror_copies(folder):
+    """The checkpoint copies in a mirror folder, newest (highest step) first.
+
+    Returns:
+        list[Path]: the ``checkpoint-<step>.pt`` files.
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    found = []
+    for path in Path(folder).glob("checkpoint-*.pt"):
+        match = re.fullmatch(r"checkpoint-(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def mirror_checkpoint(path, folder, step, keep=2, extra=()):
+    """Copy a checkpoint (just written locally) into a mirror folder, as ``checkpoint-<step>.pt``.
+
+    Args:
+        path (str | Path): the local checkpoint.
+        folder (str | Path): the mirror folder (created if missing).
+        step (int): the checkpoint's step, which names the copy.
+        keep (int): how many copies to keep, newest first; older ones are deleted.
+        extra (iterable of Path): other files to copy under their own names (the log).
+
+    Returns:
+        Path: the copy.
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / f"checkpoint-{step:09d}.pt"
+    atomic_copy(path, copy)
+    for other in extra:
+        if Path(other).is_file():
+            atomic_copy(other, folder / Path(other).name)
+    for old in mirror_copies(folder)[keep:]:
+        old.unlink(missing_ok=True)
+    return copy
+
+
+def restore_from_mirror(folder, path):
+    """Put the newest complete mirror copy of a checkpoint at ``path`` (a lost local folder).
+
+    Copies that do not read (a sync cut short) are passed over for the one before.
+
+    Args:
+        folder (str | Path): the mirror folder.
+        path (str | Path): where the local checkpoint belongs.
+
+    Returns:
+        Path | None: the copy used, or ``None`` if the mirror holds none that reads.
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    for copy in mirror_copies(folder):
+        try:
+            load_checkpoint(copy)
+        except SRGANError:
+            continue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_copy(copy, path)
+        return copy
+    return None

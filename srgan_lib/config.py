@@ -10,18 +10,25 @@ the three configurations the project uses:
   SRResNet 22k iterations on 64-pixel crops at lr 2e-4, divided by 10 at 18k; SRGAN 3k
   iterations at lr 1e-4, divided by 10 halfway. The shipped weights took 3.27 h and 0.69 h
   of a 2-core CPU shared with other work (``data/MODEL_CARD.md``).
+* ``colab`` - the paper's networks, losses (SRGAN: VGG54, beta = 1e-3), crops and batch, on
+  DIV2K, in one Colab session on a T4 (about 3 hours with set-up): SRResNet 2e5 iterations,
+  SRGAN 1e5 with the learning rate divided by 10 halfway. Sized by ``estimate_hours`` (the
+  counted FLOPs of a step against an assumed T4 throughput), not measured: see there.
 * ``ci``    - a tiny network and a few steps: seconds, to prove the machinery works.
 
 Model selection uses a validation split held out of the *training* sets, never the
 benchmark sets.
 """
 
+import functools
 from dataclasses import asdict, dataclass, field, fields, replace
 
-__all__ = ["STAGES", "PRESETS", "TrainConfig"]
+__all__ = ["STAGES", "PRESETS", "AMP", "TrainConfig", "step_flops", "estimate_hours",
+           "colab_hours"]
 
 STAGES = ("srresnet", "srgan")
-PRESETS = ("paper", "cpu", "ci")
+PRESETS = ("paper", "cpu", "colab", "ci")
+AMP = ("auto", "bf16", "fp16", "off")
 
 
 @dataclass
@@ -54,7 +61,8 @@ class TrainConfig:
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
-    amp: str = "auto"  # 'bf16', 'off', or 'auto' (bf16 where the hardware has bf16 math)
+    amp: str = "auto"  # 'bf16', 'fp16' (with a gradient scaler), 'off', or 'auto':
+    # bf16 where the hardware has bf16 math, fp16 on older GPUs (T4, V100), else fp32
     channels_last: bool = True
     compile: bool = False  # torch.compile: faster steps, minutes of warm-up
     workers: int = 2  # DataLoader worker processes
@@ -69,8 +77,8 @@ class TrainConfig:
         if self.content_loss not in ("mse", "vgg22", "vgg54"):
             raise ValueError(f"content_loss must be mse, vgg22 or vgg54, got "
                              f"{self.content_loss!r}")
-        if self.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"amp must be auto, bf16 or off, got {self.amp!r}")
+        if self.amp not in AMP:
+            raise ValueError(f"amp must be one of {AMP}, got {self.amp!r}")
         if self.crop_size % self.scale:
             raise ValueError(f"crop_size {self.crop_size} must be divisible by scale "
                              f"{self.scale}")
@@ -110,6 +118,12 @@ class TrainConfig:
                           lr_decay_at=iterations // 2 if srgan else 18_000,
                           content_loss="mse", workers=1, log_every=50, val_every=1000,
                           checkpoint_every=250, val_images=10, val_size=128)
+        elif name == "colab":
+            # Sized for about 3 hours of a T4 with set-up; colab_hours() shows the sum.
+            iterations = 100_000 if srgan else 200_000
+            values = dict(iterations=iterations, lr_decay_at=iterations // 2 if srgan else None,
+                          content_loss="vgg54" if srgan else "mse", train_sets=("DIV2K",),
+                          workers=2, log_every=100, val_every=5_000, checkpoint_every=5_000)
         else:  # ci
             values = dict(iterations=8, batch_size=4, crop_size=32, n_blocks=2, n_channels=16,
                           d_n_blocks=4, d_fc_size=32, lr=1e-3,
@@ -150,3 +164,98 @@ class TrainConfig:
         Explained in: book/09_training_engine.ipynb
         """
         return replace(self, **changes)
+
+
+# How the colab preset was sized. No GPU has measured it yet (benchmarks/gpu_check.sh will):
+# these are assumptions, stated so that a measurement can replace them.
+T4_TFLOPS = 15.0  # fp16 tensor-core FLOP/s achieved on these convolutions, in 1e12 (peak: 65)
+STEP_OVERHEAD_S = 0.010  # per step: ~1,500 small kernels (batch norm, PReLU, Adam), copies
+SETUP_HOURS = 0.25  # DIV2K (3.5 GB) and VGG19 (0.55 GB) downloads, decoding 800 images
+
+
+@functools.lru_cache
+def _count_flops(stage, content_loss, arch, batch_size, crop_size, scale):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .losses import content_loss as make_loss
+    from .models import Discriminator, Generator, SRResNet
+    from .train import srgan_step, srresnet_step
+
+    n_blocks, n_channels, d_n_blocks, d_fc_size = arch
+    with torch.device("meta"):  # shapes only: nothing is computed, nothing downloaded
+        net = dict(n_blocks=n_blocks, n_channels=n_channels, scaling_factor=scale)
+        models = {"generator": (SRResNet if stage == "srresnet" else Generator)(**net)}
+        if stage == "srgan":
+            models["discriminator"] = Discriminator(n_blocks=d_n_blocks, fc_size=d_fc_size)
+        optimizers = {k: torch.optim.Adam(m.parameters()) for k, m in models.items()}
+        content = make_loss(content_loss, weights=None)
+        lr = torch.zeros(batch_size, 3, crop_size // scale, crop_size // scale)
+        hr = torch.zeros(batch_size, 3, crop_size, crop_size)
+    with FlopCounterMode(display=False) as counter:
+        if stage == "srresnet":
+            srresnet_step(models["generator"], content, optimizers, lr, hr)
+        else:
+            srgan_step(models["generator"], models["discriminator"], content, optimizers, lr, hr)
+    return counter.get_total_flops()
+
+
+def step_flops(config):
+    """FLOPs of one training step of ``config``, counted, not estimated by hand.
+
+    ``torch.utils.flop_counter`` counts the convolutions and matrix products of one engine
+    step on tensors of the "meta" device (shapes only, so it takes seconds): forward and
+    backward passes of every network the step runs, VGG included. For the paper's networks
+    at batch 16 and crop 96: 122 GFLOP for an SRResNet step, 692 GFLOP for an SRGAN step with
+    VGG54 (G forward 41, D forwards and backward 169, G's loss through D and VGG19 to conv5_4
+    on SR and HR, and G's backward).
+
+    Args:
+        config (TrainConfig): the stage, networks, content loss, batch and crop.
+
+    Returns:
+        int: floating-point operations (a multiply-add counts as two).
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    arch = (config.n_blocks, config.n_channels, config.d_n_blocks, config.d_fc_size)
+    return _count_flops(config.stage, config.content_loss, arch, config.batch_size,
+                        config.crop_size, config.scale)
+
+
+def estimate_hours(config, tflops=T4_TFLOPS, overhead_s=STEP_OVERHEAD_S):
+    """Hours one stage of ``config`` should take on a GPU: ``step_flops`` at ``tflops``
+    achieved, plus a fixed cost per step.
+
+    An estimate, not a measurement: the default throughput (15 TFLOP/s, a quarter of a T4's
+    65 TFLOP/s float16 peak: 64-channel convolutions on 24 to 96 pixel maps keep its tensor
+    cores far from full, and a T4 lowers its clock at 70 W) and overhead are assumptions.
+
+    Args:
+        config (TrainConfig): one stage.
+        tflops (float): achieved throughput, in 1e12 FLOP/s.
+        overhead_s (float): seconds per step that are not convolutions (small kernels,
+            optimiser, data).
+
+    Returns:
+        float: hours.
+
+    Explained in: book/06_training.ipynb
+    """
+    seconds_per_step = step_flops(config) / (tflops * 1e12) + overhead_s
+    return config.iterations * seconds_per_step / 3600
+
+
+def colab_hours(tflops=T4_TFLOPS, overhead_s=STEP_OVERHEAD_S):
+    """The ``colab`` preset's wall time on a T4: set-up, SRResNet, then SRGAN.
+
+    Returns:
+        dict[str, float]: hours of ``setup``, ``srresnet``, ``srgan`` and their ``total``.
+
+    Explained in: book/06_training.ipynb
+    """
+    hours = {"setup": SETUP_HOURS}
+    for stage in STAGES:
+        hours[stage] = estimate_hours(TrainConfig.preset("colab", stage), tflops, overhead_s)
+    hours["total"] = sum(hours.values())
+    return hours

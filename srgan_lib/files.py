@@ -8,10 +8,11 @@ kill, the destination holds either its previous content or the complete new one.
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "atomic_copy"]
 
 
 def _umask():
@@ -48,3 +49,19 @@ def atomic_write(path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_copy(source, destination):
+    """Copy a file so that ``destination`` is either absent or complete, never half-copied.
+
+    A copy, never a hard link: Google Drive's FUSE mount in Colab refuses links, and a
+    link would share the file that the next checkpoint replaces.
+
+    Args:
+        source (str | Path): the file to copy.
+        destination (str | Path): where; its folder must exist.
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    with open(source, "rb") as src, atomic_write(destination) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)

@@ -23,13 +23,15 @@ from a generator seeded with ``(seed, n)``, so the data of step ``s`` does not d
 what ran before; the checkpoint restores models, optimisers, schedulers and every RNG.
 
 Why it is fast: training images are decoded once and kept in memory (``TrainDataset``);
-bf16 autocast is on by default wherever the hardware has bf16 arithmetic (GPUs, and CPUs
-with AVX-512 BF16: there it halves the step time, with the same loss curve and validation
-PSNR as fp32 to 0.03 dB in our check), channels_last is on by default; ``torch.compile`` is
-opt-in because its warm-up costs minutes. Under ``torchrun`` each process trains on its own shard
-of samples with DistributedDataParallel (NCCL on GPUs, gloo on CPUs), and batch norm is
-synchronised across processes (SyncBatchNorm), so N processes of B crops train like one
-process with a batch of N * B crops.
+mixed precision is on by default wherever the hardware computes faster in 16 bits: bf16
+autocast on GPUs of compute capability 8 and more and on CPUs with AVX-512 BF16 (there it
+halves the step time, with the same loss curve and validation PSNR as fp32 to 0.03 dB in
+our check), float16 autocast with a gradient scaler on older GPUs with tensor cores (Colab's
+T4, V100), whose scale is saved in the checkpoint; channels_last is on by default;
+``torch.compile`` is opt-in because its warm-up costs minutes. Under ``torchrun`` each
+process trains on its own shard of samples with DistributedDataParallel (NCCL on GPUs,
+gloo on CPUs), and batch norm is synchronised across processes (SyncBatchNorm), so N
+processes of B crops train like one process with a batch of N * B crops.
 
 The update math itself (what one step computes) lives in ``updates.py``; this module runs it.
 """
@@ -53,21 +55,22 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (load_checkpoint, mirror_checkpoint, mirror_copies, restore_from_mirror,
+                         rng_state, save_checkpoint, set_rng_state)
 from .data import TrainDataset
 from .errors import SRGANError
-from .files import atomic_write
+from .files import atomic_copy, atomic_write
 from .images import crop_to_multiple, downscale, load_image
 from .losses import content_loss
 from .metrics import psnr
 from .models import Discriminator, Generator, SRResNet
 from .sources import find_dataset, list_images
-from .updates import discriminator_update, generator_update, srresnet_update
+from .updates import NO_SCALING, discriminator_update, generator_update, srresnet_update
 from .upscale import super_resolve
 from .weights import load_weights, save_weights, unwrap
 
-__all__ = ["split_validation", "CropStream", "StepBatches", "srresnet_step", "srgan_step",
-           "train", "train_srresnet", "train_srgan", "read_log", "hardware"]
+__all__ = ["amp_dtype", "split_validation", "CropStream", "StepBatches", "srresnet_step",
+           "srgan_step", "train", "train_srresnet", "train_srgan", "read_log", "hardware"]
 
 # Fields that may change when a run is resumed: they do not change what is computed.
 _RESUMABLE = {"iterations", "workers", "device", "log_every", "val_every",
@@ -145,6 +148,25 @@ def _fast_bf16(device):
     return bool(check and check())
 
 
+def amp_dtype(amp, device):
+    """The autocast dtype of a run: ``torch.bfloat16``, ``torch.float16`` or ``None`` (fp32).
+
+    ``auto`` picks what the hardware computes fastest: bf16 where it is native (see
+    ``_fast_bf16``), float16 on GPUs with tensor cores but no bf16 (compute capability 7:
+    V100, Colab's T4), float32 elsewhere. ``bf16`` and ``fp16`` force a dtype on any device
+    (float16 on a CPU is slow, but runs the same code path, which is how it is tested).
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    device = torch.device(device)
+    if amp == "auto":
+        if _fast_bf16(device):
+            return torch.bfloat16
+        tensor_cores = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 7
+        return torch.float16 if tensor_cores else None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[amp]
+
+
 class _Context:
     """Where this process runs: device, rank, world size, and the autocast to use."""
 
@@ -164,10 +186,23 @@ class _Context:
             self.device = torch.device("cuda" if want_cuda else
                                        (config.device if config.device != "auto" else "cpu"))
         self.master = self.rank == 0  # the one process that logs and writes files
-        bf16 = config.amp == "bf16" or (config.amp == "auto" and _fast_bf16(self.device))
-        self.dtype = torch.bfloat16 if bf16 else None
+        self.dtype = amp_dtype(config.amp, self.device)
         self.memory_format = (torch.channels_last if config.channels_last
                               else torch.contiguous_format)
+
+    def scalers(self, names):
+        """One gradient scaler per optimiser, switched on under float16 only.
+
+        float16 has 5 exponent bits: gradients below 6e-8 round to zero. The scaler
+        multiplies the loss (by 65536 at first) before the backward pass, divides the
+        gradients back before the step, skips a step whose gradients overflowed and halves
+        its scale then. One scaler per optimiser rather than one shared: G's and D's
+        gradients have their own ranges, an overflow in D's backward then skips D's step
+        only, and each update stays self-contained (scale, step, update), as in
+        ``updates.py``. bf16 has float32's exponent range and needs no scaling.
+        """
+        on = self.dtype == torch.float16
+        return {k: torch.amp.GradScaler(self.device.type, enabled=on) for k in names}
 
     def autocast(self):
         if self.dtype is None:
@@ -341,7 +376,7 @@ def _wrap(model, ctx, config):
     return model
 
 
-def train(config, out, resume=False, init=None, progress=True):
+def train(config, out, resume=False, init=None, progress=True, mirror=None):
     """Train one stage, writing checkpoints, a JSON-lines log and the final weights.
 
     Args:
@@ -351,6 +386,10 @@ def train(config, out, resume=False, init=None, progress=True):
         init (str | Path | None): SRGAN only: the SRResNet (or generator) weights the
             generator starts from, as in the paper.
         progress (bool): show a progress bar.
+        mirror (str | Path | None): a second folder (Google Drive in Colab) that receives a
+            copy of every checkpoint under a new name (the last two are kept), of the log,
+            and of the final weights; with ``resume`` and no local checkpoint, the run
+            continues from the newest complete copy there.
 
     Returns:
         Path: the exported weights, ``out/<stage>.safetensors``.
@@ -369,30 +408,48 @@ def train(config, out, resume=False, init=None, progress=True):
     if ckpt_path.exists() and not resume:
         raise SRGANError(f"{ckpt_path}: a run is already there; pass --resume to continue it "
                          "or choose another --out")
+    if mirror is not None:
+        _restore_or_check_mirror(Path(mirror), ckpt_path, log_path, resume)
     saved = load_checkpoint(ckpt_path) if resume else None
     if saved is not None:
         _check_resumable(saved["config"], config, ckpt_path, saved["step"])
 
     ctx = _Context(config)
     try:
-        return _run(config, ctx, out, ckpt_path, log_path, saved, init, progress)
+        return _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror)
     finally:
         ctx.close()
 
 
-def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
+def _restore_or_check_mirror(mirror, ckpt_path, log_path, resume):
+    """Resume from the mirror where the local run is gone; never mix two runs in one."""
+    if not resume:
+        if mirror_copies(mirror):
+            raise SRGANError(f"{mirror}: the mirror folder holds checkpoints of a run already; "
+                             "pass --resume to continue it or choose another --mirror")
+        return
+    restored = not ckpt_path.exists() and restore_from_mirror(mirror, ckpt_path) is not None
+    if restored and (mirror / log_path.name).is_file() and not log_path.exists():
+        atomic_copy(mirror / log_path.name, log_path)
+
+
+def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
     torch.manual_seed(config.seed + ctx.rank)
     random.seed(config.seed + ctx.rank)
     _, val_files = split_validation(config)
     dataset = TrainDataset(config.train_sets, crop_size=config.crop_size, scale=config.scale,
                            exclude=val_files)
     models, optimizers, schedulers = _build(config, ctx, None if saved else init)
+    scalers = ctx.scalers(models)
     start, best, wall = 0, -math.inf, 0.0
     if saved is not None:
         for k in models:
             models[k].load_state_dict(saved["models"][k])
             optimizers[k].load_state_dict(saved["optimizers"][k])
             schedulers[k].load_state_dict(saved["schedulers"][k])
+            scaler_state = saved.get("scalers", {}).get(k)  # none before float16 existed
+            if scalers[k].is_enabled() and scaler_state:
+                scalers[k].load_state_dict(scaler_state)
             # The saved state carries the old milestones; the config's (checked above) win.
             schedulers[k].milestones = Counter([config.lr_decay_at] if config.lr_decay_at else [])
         start, best, wall = saved["step"], saved["best_psnr"], saved["wall_time"]
@@ -423,8 +480,11 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                  "wall_time": wall + time.perf_counter() - t0, "rng": rng_state(),
                  "models": {k: unwrap(m).state_dict() for k, m in models.items()},
                  "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                 "schedulers": {k: s.state_dict() for k, s in schedulers.items()}}
+                 "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+                 "scalers": {k: s.state_dict() for k, s in scalers.items()}}
         save_checkpoint(state, ckpt_path)
+        if mirror is not None:  # after the local write: a copy under a new name
+            mirror_checkpoint(ckpt_path, mirror, step, extra=[log_path])
 
     # A fresh run starts a fresh log; a resumed one appends to its truncated log.
     log = open(log_path, "a" if saved else "w") if ctx.master else None  # noqa: SIM115
@@ -438,10 +498,11 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
         for lr_imgs, hr_imgs in loader:
             lr_imgs, hr_imgs = to_device(lr_imgs), to_device(hr_imgs)
             if discriminator is None:
-                record = srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx)
+                record = srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx,
+                                       scalers)
             else:
                 record = srgan_step(generator, discriminator, content, optimizers, lr_imgs,
-                                     hr_imgs, ctx, config.beta)
+                                     hr_imgs, ctx, config.beta, scalers)
             lr = optimizers["generator"].param_groups[0]["lr"]  # the lr this step used
             for s in schedulers.values():
                 s.step()
@@ -490,6 +551,9 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress):
                      device=str(ctx.device), hardware=hardware(ctx.device),
                      world_size=ctx.world,
                      wall_time_s=round(wall + time.perf_counter() - t0, 1))
+        if mirror is not None:
+            for path in (weights, log_path):
+                atomic_copy(path, Path(mirror) / path.name)
     if ctx.distributed:
         _check_ranks_agree(models, ctx, out)
     return weights
@@ -520,7 +584,7 @@ def hardware(device):
     return f"{name}, {os.cpu_count()} logical cores"
 
 
-def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
+def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None, scalers=None):
     """One SRResNet step of the engine: ``srresnet_update`` under the run's autocast.
 
     Args:
@@ -530,6 +594,8 @@ def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
         lr_imgs (Tensor): (N, 3, h, w) in imagenet-norm.
         hr_imgs (Tensor): (N, 3, h*s, w*s) in [-1, 1].
         ctx: the engine's run context (autocast); ``None`` runs in full precision.
+        scalers (dict | None): ``{"generator": torch.amp.GradScaler}`` under float16;
+            ``None``: no loss scaling.
 
     Returns:
         dict[str, Tensor]: ``content``, the loss before the step.
@@ -537,13 +603,14 @@ def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None):
     Explained in: book/09_training_engine.ipynb
     """
     autocast = ctx.autocast if ctx is not None else contextlib.nullcontext
+    scalers = scalers or {}
     loss = srresnet_update(generator, content, optimizers["generator"], lr_imgs, hr_imgs,
-                           autocast)
+                           autocast, scalers.get("generator", NO_SCALING))
     return {"content": loss}
 
 
 def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, ctx=None,
-               beta=1e-3):
+               beta=1e-3, scalers=None):
     """One SRGAN step of the engine: the discriminator's update, then the generator's.
 
     Args:
@@ -557,6 +624,8 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
         hr_imgs (Tensor): (N, 3, h*s, w*s) in [-1, 1].
         ctx: the engine's run context (autocast); ``None`` runs in full precision.
         beta (float): weight of the adversarial loss (the paper's 1e-3).
+        scalers (dict | None): a ``torch.amp.GradScaler`` per optimiser under float16;
+            ``None``: no loss scaling.
 
     Returns:
         dict[str, Tensor]: ``d_loss``, ``content``, ``adversarial``, ``perceptual``, and the
@@ -565,14 +634,16 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
     Explained in: book/09_training_engine.ipynb
     """
     autocast = ctx.autocast if ctx is not None else contextlib.nullcontext
+    scalers = scalers or {}
     with autocast():
         sr_imgs = generator(lr_imgs)  # one forward of G serves both updates
     d_loss, hr_logits, sr_logits = discriminator_update(
-        discriminator, optimizers["discriminator"], hr_imgs, sr_imgs, autocast)
+        discriminator, optimizers["discriminator"], hr_imgs, sr_imgs, autocast,
+        scalers.get("discriminator", NO_SCALING))
     # G's update calls the plain D, not its DDP wrapper: D's parameters take no gradient.
     c_loss, a_loss, g_loss = generator_update(
         unwrap(discriminator), content, optimizers["generator"], sr_imgs, hr_imgs, beta,
-        autocast)
+        autocast, scalers.get("generator", NO_SCALING))
     return {"content": c_loss, "adversarial": a_loss, "perceptual": g_loss,
             "d_loss": d_loss, "d_hr": torch.sigmoid(hr_logits).mean(),
             "d_sr": torch.sigmoid(sr_logits).mean()}

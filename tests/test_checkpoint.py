@@ -60,3 +60,33 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
         f.write(b"1")
     assert (tmp_path / "x.bin").read_bytes() == b"1"
     assert (tmp_path / "x.bin").stat().st_mode & 0o044  # readable by others (umask 022)
+
+
+# --- a mirror folder (Google Drive in Colab) ---------------------------------------------
+
+def test_mirror_keeps_the_last_two_copies_under_new_names(tmp_path):
+    from srgan_lib.checkpoint import mirror_checkpoint, mirror_copies
+
+    local, drive = tmp_path / "run" / "checkpoint.pt", tmp_path / "drive"
+    for step in (100, 200, 300):
+        save_checkpoint({"step": step}, local)
+        mirror_checkpoint(local, drive, step)
+    names = sorted(p.name for p in drive.iterdir())
+    assert names == ["checkpoint-000000200.pt", "checkpoint-000000300.pt"]
+    assert [load_checkpoint(p)["step"] for p in mirror_copies(drive)] == [300, 200]
+    assert local.stat().st_nlink == 1  # copies, not hard links (Drive refuses links)
+
+
+def test_restore_takes_the_newest_copy_that_reads(tmp_path):
+    from srgan_lib.checkpoint import mirror_checkpoint, restore_from_mirror
+
+    local, drive = tmp_path / "run" / "checkpoint.pt", tmp_path / "drive"
+    for step in (100, 200):
+        save_checkpoint({"step": step}, local)
+        mirror_checkpoint(local, drive, step)
+    newest = drive / "checkpoint-000000200.pt"
+    newest.write_bytes(newest.read_bytes()[:100])  # a sync cut short
+    local.unlink()
+    assert restore_from_mirror(drive, local) == drive / "checkpoint-000000100.pt"
+    assert load_checkpoint(local)["step"] == 100
+    assert restore_from_mirror(tmp_path / "empty", tmp_path / "x.pt") is None

@@ -1,6 +1,7 @@
 """The training engine: presets, data streams, both stages, exact resume, torchrun."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -486,3 +487,193 @@ def test_engine_runs_a_vgg_content_loss_and_follows_vgg_rescale(tmp_path, vgg19_
         assert meta["content_loss"] == "vgg54"
         assert json.loads(meta["config"])["vgg_rescale"] == rescale
     assert first[1.0] / first[12.75] == pytest.approx(12.75 ** 2, rel=1e-4)
+
+
+# --- float16 with a gradient scaler (the T4 path), on the CPU ------------------------------
+
+def test_amp_auto_picks_the_dtype_the_hardware_computes_fast(monkeypatch):
+    import srgan_lib.train as engine
+
+    gpu = torch.device("cuda")
+    for capability, expected in [((7, 5), torch.float16),  # T4
+                                 ((7, 0), torch.float16),  # V100
+                                 ((8, 0), torch.bfloat16),  # A100
+                                 ((6, 1), None)]:  # Pascal: no tensor cores
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d, c=capability: c)
+        assert engine.amp_dtype("auto", gpu) == expected, capability
+    assert engine.amp_dtype("fp16", "cpu") == torch.float16
+    assert engine.amp_dtype("off", gpu) is None
+    monkeypatch.setattr(engine, "_fast_bf16", lambda device: False)
+    assert engine.amp_dtype("auto", "cpu") is None
+
+
+def test_fp16_training_on_the_cpu_gives_finite_losses_and_saves_the_scale(tmp_path):
+    config = TrainConfig.preset("ci", "srresnet", iterations=4, amp="fp16", val_every=1000)
+    train(config, tmp_path / "sr", progress=False)
+    assert all(math.isfinite(r["content"]) for r in read_log(tmp_path / "sr" / "log.jsonl"))
+    scaler = load_checkpoint(tmp_path / "sr" / "checkpoint.pt")["scalers"]["generator"]
+    assert scaler["scale"] == 2.0 ** 16 and scaler["_growth_tracker"] == 4  # 4 good steps
+    gan = TrainConfig.preset("ci", "srgan", iterations=2, amp="fp16", val_every=1000)
+    train(gan, tmp_path / "gan", init=tmp_path / "sr" / "srresnet.safetensors", progress=False)
+    log = read_log(tmp_path / "gan" / "log.jsonl")
+    assert all(math.isfinite(r[k]) for r in log for k in ("content", "d_loss", "adversarial"))
+    scalers = load_checkpoint(tmp_path / "gan" / "checkpoint.pt")["scalers"]
+    assert set(scalers) == {"generator", "discriminator"}
+
+
+def _inf_loss(content):
+    """A content loss whose value overflows: every gradient it sends back is inf or nan."""
+    return lambda sr, hr: content(sr, hr) * float("inf")
+
+
+def test_scaler_skips_a_step_whose_gradients_overflowed():
+    from srgan_lib.losses import PixelContentLoss
+    from srgan_lib.train import _Context, srresnet_step
+
+    torch.manual_seed(0)
+    ctx = _Context(TrainConfig.preset("ci", "srresnet", amp="fp16", device="cpu"))
+    model = SRResNet(n_blocks=2, n_channels=16).train()
+    optimizers = {"generator": torch.optim.Adam(model.parameters(), lr=1e-3)}
+    scalers = ctx.scalers(["generator"])
+    lr_imgs, hr_imgs = torch.randn(2, 3, 8, 8), torch.rand(2, 3, 32, 32) * 2 - 1
+    before = [p.detach().clone() for p in model.parameters()]
+    srresnet_step(model, _inf_loss(PixelContentLoss()), optimizers, lr_imgs, hr_imgs, ctx,
+                  scalers)
+    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert scalers["generator"].get_scale() == 2.0 ** 15  # halved from 2 ** 16
+    assert not optimizers["generator"].state  # Adam never stepped
+    record = srresnet_step(model, PixelContentLoss(), optimizers, lr_imgs, hr_imgs, ctx,
+                           scalers)
+    assert math.isfinite(record["content"].item())
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+    assert scalers["generator"].get_scale() == 2.0 ** 15
+
+
+def test_fp16_srgan_killed_and_resumed_ends_bit_identical(tmp_path, monkeypatch):
+    # Step 2 overflows in G's update (injected): G's scale halves, D's does not; a run
+    # killed after step 5 (checkpoint at 3) and resumed must end exactly as the straight run,
+    # scales and growth counters included.
+    import srgan_lib.train as engine
+
+    # No validation: float16 is slow on a CPU, and the scalers' states are compared anyway.
+    config = TrainConfig.preset("ci", "srgan", checkpoint_every=3, amp="fp16", val_images=0)
+    init = _tiny_srresnet_init(tmp_path, config)
+    real_step = engine.srgan_step
+
+    def run(out, kill_at=None, resume=False):
+        calls = []
+
+        def step(generator, discriminator, content, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == kill_at:
+                raise KeyboardInterrupt
+            if len(calls) == 2 and not resume:
+                content = _inf_loss(content)
+            return real_step(generator, discriminator, content, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "srgan_step", step)
+        train(config, out, init=init, resume=resume, progress=False)
+
+    run(tmp_path / "straight")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed", kill_at=6)
+    assert load_checkpoint(tmp_path / "killed" / "checkpoint.pt")["step"] == 3
+    run(tmp_path / "killed", resume=True)
+
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert a["scalers"]["generator"]["scale"] == 2.0 ** 15
+    assert a["scalers"]["discriminator"]["scale"] == 2.0 ** 16
+    a.pop("wall_time"), b.pop("wall_time")
+    _states_equal(a, b)
+    assert math.isinf(read_log(tmp_path / "straight" / "log.jsonl")[1]["content"])
+
+
+# --- the colab preset: the paper's recipe, sized for one session on a T4 ------------------
+
+def test_colab_preset_is_the_papers_recipe_on_div2k():
+    sr, gan = (TrainConfig.preset("colab", stage) for stage in ("srresnet", "srgan"))
+    for config in (sr, gan):
+        assert config.train_sets == ("DIV2K",)
+        assert (config.batch_size, config.crop_size, config.lr) == (16, 96, 1e-4)
+        assert (config.n_blocks, config.n_channels, config.scale) == (16, 64, 4)
+        assert (config.d_n_blocks, config.d_fc_size) == (8, 1024)
+    assert sr.content_loss == "mse" and sr.lr_decay_at is None
+    assert gan.content_loss == "vgg54" and gan.beta == 1e-3
+    assert gan.lr_decay_at == gan.iterations // 2  # the paper's schedule, shortened
+    assert "DIV2K" in __import__("srgan_lib.sources", fromlist=["SOURCES"]).SOURCES
+
+
+def test_step_flops_are_counted_from_the_networks():
+    from srgan_lib.config import step_flops
+
+    # By hand, SRResNet x4 forward on one 24x24 LR crop: 16 residual blocks of two 3x3
+    # convs 64->64 at 24x24, conv 9x9 3->64 at 24x24, conv 3x3 64->64 at 24x24, upsampling
+    # convs 3x3 64->256 at 24x24 and 48x48, conv 9x9 64->3 at 96x96 (2 FLOPs a multiply-add).
+    def conv(cin, cout, k, side):
+        return 2 * cin * cout * k * k * side * side
+
+    forward = (32 * conv(64, 64, 3, 24) + conv(3, 64, 9, 24) + conv(64, 64, 3, 24)
+               + conv(64, 256, 3, 24) + conv(64, 256, 3, 48) + conv(64, 3, 9, 96))
+    sr = TrainConfig.preset("colab", "srresnet")
+    # Forward and backward: about 3 forwards (the first layer needs no input gradient).
+    assert step_flops(sr) == pytest.approx(3 * 16 * forward, rel=0.01)
+    gan = TrainConfig.preset("colab", "srgan")
+    assert 5 < step_flops(gan) / step_flops(sr) < 6.5  # D and VGG19 to conv5_4 on top
+
+
+def test_colab_preset_fits_one_session_on_a_t4():
+    from srgan_lib.config import colab_hours
+
+    hours = colab_hours()
+    assert hours["total"] <= 3.0
+    assert hours["total"] == pytest.approx(hours["setup"] + hours["srresnet"] + hours["srgan"])
+    assert min(hours["srresnet"], hours["srgan"]) > 0.5  # neither stage a token run
+    assert colab_hours(tflops=7.5)["total"] > hours["total"]  # slower GPU, longer run
+
+
+# --- a mirror folder: the run survives the loss of its VM ---------------------------------
+
+def test_run_lost_with_its_vm_resumes_from_the_mirror_bit_identical(tmp_path, monkeypatch):
+    import shutil
+
+    import srgan_lib.train as engine
+
+    config = TrainConfig.preset("ci", "srresnet", checkpoint_every=3, iterations=8)
+    train(config, tmp_path / "straight", progress=False)
+
+    real_step, calls = engine.srresnet_step, []
+
+    def killed_at_step_6(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    drive = tmp_path / "drive"
+    monkeypatch.setattr(engine, "srresnet_step", killed_at_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "vm", progress=False, mirror=drive)
+    monkeypatch.setattr(engine, "srresnet_step", real_step)
+    assert sorted(p.name for p in drive.iterdir()) == ["checkpoint-000000003.pt", "log.jsonl"]
+    with pytest.raises(SRGANError, match="--mirror"):  # a new run must not mix into it
+        train(config, tmp_path / "other", progress=False, mirror=drive)
+    shutil.rmtree(tmp_path / "vm")  # the VM is gone; Drive is not
+
+    weights = train(config, tmp_path / "vm", resume=True, progress=False, mirror=drive)
+    a = load_file(tmp_path / "straight" / "srresnet.safetensors")
+    b = load_file(weights)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["step"] for r in read_log(tmp_path / "vm" / "log.jsonl")] == list(range(1, 9))
+    assert sorted(p.name for p in drive.iterdir()) == [
+        "checkpoint-000000006.pt", "checkpoint-000000008.pt", "log.jsonl",
+        "srresnet.safetensors"]
+    assert load_file(drive / "srresnet.safetensors").keys() == a.keys()
+
+
+def test_gpu_check_refuses_politely_without_cuda(tmp_path):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stdout.count("\n") == 1 and "no CUDA GPU" in run.stdout and not run.stderr
