@@ -18,6 +18,7 @@ size.
 import copy
 import math
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +207,7 @@ def _split(box, tile):
     """
     x0, y0, x1, y1 = box
     xs, ys = _cuts(x0, x1, tile), _cuts(y0, y1, tile)
-    return [(a, c, b, d) for c, d in zip(ys, ys[1:]) for a, b in zip(xs, xs[1:])]
+    return [(a, c, b, d) for c, d in pairwise(ys) for a, b in pairwise(xs)]
 
 
 def _cuts(start, stop, tile):
