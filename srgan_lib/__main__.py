@@ -1,4 +1,4 @@
-"""The command line: ``python -m srgan_lib upscale|evaluate|train ...``.
+"""The command line: ``python -m srgan_lib upscale|evaluate|train|export ...``.
 
 Examples::
 
@@ -13,6 +13,8 @@ Examples::
     python -m srgan_lib evaluate                         # bicubic on Set5 and Set14
     python -m srgan_lib evaluate --model data/srresnet_x4.safetensors --sets Set5 Set14 BSD100
     python -m srgan_lib evaluate --model bicubic --json  # machine-readable
+
+    python -m srgan_lib export data/srgan_x4.safetensors -o srgan_x4.onnx  # ONNX Runtime
 
 Errors a user can fix (a missing set, a wrong weights file) are printed as one line on
 stderr with exit status 1; ``--debug`` (before or after the command) shows the full
@@ -69,6 +71,13 @@ def _upscale(args):
             scale=args.scale, device=args.device, bf16=args.bf16, force=args.force,
             allow_large=args.allow_large, progress=not args.no_progress):
         print(f"{source} -> {target} ({w}x{h} -> {w * scale}x{h * scale})")
+
+
+def _export(args):
+    from .export import export_onnx
+
+    out = export_onnx(args.weights, args.output)
+    print(f"{args.weights} -> {out} (input lr: imagenet-norm; output sr: [-1, 1])")
 
 
 def _train(args):
@@ -198,6 +207,15 @@ def build_parser():
     up.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_debug(up, default=argparse.SUPPRESS)
     up.set_defaults(run=_upscale)
+
+    ex = commands.add_parser("export", help="write a generator as an ONNX file",
+                             description="Export SRResNet or SRGAN generator weights to ONNX "
+                             "(dynamic height and width): input 'lr' (N, 3, h, w) in "
+                             "imagenet-norm, output 'sr' (N, 3, s*h, s*w) in [-1, 1].")
+    ex.add_argument("weights", metavar="WEIGHTS", help="a generator's .safetensors file")
+    ex.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    _add_debug(ex, default=argparse.SUPPRESS)
+    ex.set_defaults(run=_export)
 
     tr = commands.add_parser("train", help="train SRResNet (stage 1) or SRGAN (stage 2)",
                              description="Train one stage; writes OUT/checkpoint.pt, "

@@ -13,11 +13,17 @@ every kept pixel saw exactly what it would have seen in the whole image: the res
 whole-image inference (to the last bit of float32 on the CPUs we tested), and there is no
 seam to hide. Memory is one tile's activations plus the 8-bit output, whatever the image
 size.
+
+Why two sizes of tiles: the margins are recomputed work, about half of it with 192-px tiles
+and a 40-px margin. The residual body (activations at LR size) therefore runs on tiles
+``s`` times wider than the upsampling tail (activations ``s * s`` times larger per LR
+pixel), and the tail needs a margin of only 3 LR pixels of the body's output.
 """
 
 import copy
 import math
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +140,14 @@ def _in_eval_mode_on(model, device):
 
 @torch.inference_mode()
 def _sr_tiles(model, lr, tile=None, overlap=None, bf16=False, progress=False):
-    """Run ``model`` (in eval mode) over ``lr`` tile by tile: the float output of each tile.
+    """Run ``model`` (in eval mode) over ``lr`` in tiles: the float output of each tile.
+
+    The network has two halves of about equal cost and very different shapes. The residual
+    body works at LR size, so it runs on large tiles (``s * tile`` LR pixels), where the
+    margin of context is a small part of the work. The upsampling tail works at up to
+    ``s`` times the size, ``s * s`` times more memory per LR pixel, but each of its output
+    pixels sees only a few LR pixels of the body's output, so it runs on small tiles
+    (``tile`` LR pixels) of the body's output with that thin margin.
 
     Yields:
         tuple: ``((x0, y0, x1, y1), sr)``: a tile's box in LR pixels and its SR output, a
@@ -142,26 +155,86 @@ def _sr_tiles(model, lr, tile=None, overlap=None, bf16=False, progress=False):
     """
     if tile is not None and tile < 0 or overlap is not None and overlap < 0:
         raise ValueError(f"tile and overlap must be >= 0, got tile={tile}, overlap={overlap}")
-    device = next(model.parameters()).device
-    s = model_scale(model)
-    w, h = lr.size
+    net, s, (w, h) = getattr(model, "net", model), model_scale(model), lr.size
     tile = tile or max(w, h)
     overlap = receptive_radius(model) if overlap is None else overlap
-    boxes = [(x, y, min(x + tile, w), min(y + tile, h))
-             for y in range(0, h, tile) for x in range(0, w, tile)]
-    for x0, y0, x1, y1 in tqdm(boxes, desc="tiles", unit="tile", leave=False,
-                               disable=not progress or len(boxes) == 1):
-        cx0, cy0 = max(0, x0 - overlap), max(0, y0 - overlap)  # the tile with its context
-        cx1, cy1 = min(w, x1 + overlap), min(h, y1 + overlap)
-        x = convert_image(lr.crop((cx0, cy0, cx1, cy1)), "pil", "imagenet-norm")
-        # channels_last: fast, and each output pixel's sums then run in the same order
-        # whatever the tile's size, so tiles equal the whole image to the last bit on
-        # AVX2 CPUs (to 1e-6 on older ones; tests/test_upscale.py).
-        x = x.unsqueeze(0).to(device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            sr = model(x)[0].float()  # (3, (cy1 - cy0) * s, (cx1 - cx0) * s) in [-1, 1]
-        yield (x0, y0, x1, y1), sr[:, (y0 - cy0) * s:(y1 - cy0) * s,
-                                   (x0 - cx0) * s:(x1 - cx0) * s]
+    margin = min(overlap, _tail_radius(net))  # the tail's context, inside the body's
+    tiles = [(big, box) for big in _split((0, 0, w, h), s * tile) for box in _split(big, tile)]
+    body_box = features = None
+    for big, box in tqdm(tiles, desc="tiles", unit="tile", leave=False,
+                         disable=not progress or len(tiles) == 1):
+        if big != body_box:  # a new body tile: run the body once for all its tail tiles
+            features = None  # free the last body tile's output before making the next
+            body_box, body_in = big, _grow(big, overlap, w, h)  # with its context
+            features = _run(_body, net, _as_input(lr.crop(body_in), net), bf16)
+        tail_in = _grow(box, margin, w, h)  # the tail tile with its context
+        sr = _run(_tail, net, _window(features, tail_in, body_in), bf16)
+        yield box, _window(sr, box, tail_in, s)[0].float()
+
+
+def _body(net, x):
+    """SRResNet's residual body, at LR size: (N, 3, h, w) -> (N, 64, h, w)."""
+    x = net.conv_block1(x)
+    return net.conv_block2(net.residual_blocks(x)) + x  # the long skip of Figure 4
+
+
+def _tail(net, features):
+    """SRResNet's upsampling tail: (N, 64, h, w) -> (N, 3, h * s, w * s) in [-1, 1]."""
+    return net.conv_block3(net.subpixel_convolutional_blocks(features))
+
+
+def _tail_radius(net):
+    """How many LR pixels of the body's output one output pixel of the tail depends on."""
+    large = net.conv_block1.conv_block[0].kernel_size[0] // 2
+    small = net.conv_block2.conv_block[0].kernel_size[0] // 2
+    body = large + small * (2 * len(net.residual_blocks) + 1)  # as in receptive_radius
+    return receptive_radius(net) - body
+
+
+def _run(part, net, x, bf16):
+    """``part(net, x)``, under bf16 autocast if asked."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        return part(net, x)
+
+
+def _as_input(crop, net):
+    """A PIL crop as the network's input: (1, 3, h, w) ``imagenet-norm`` on its device."""
+    x = convert_image(crop, "pil", "imagenet-norm").unsqueeze(0)
+    # channels_last: fast, and each output pixel's sums then run in the same order
+    # whatever the tile's size, so tiles equal the whole image to the last bit on
+    # AVX2 CPUs (to 1e-6 on older ones; tests/test_upscale.py).
+    return x.to(next(net.parameters()).device).contiguous(memory_format=torch.channels_last)
+
+
+def _split(box, tile):
+    """Cut a box ``(x0, y0, x1, y1)`` into a grid of near-equal boxes, at most ``tile`` wide.
+
+    Equal parts rather than ``tile``-sized ones and a remainder: fewer, evener tiles waste
+    less work on margins.
+    """
+    x0, y0, x1, y1 = box
+    xs, ys = _cuts(x0, x1, tile), _cuts(y0, y1, tile)
+    return [(a, c, b, d) for c, d in pairwise(ys) for a, b in pairwise(xs)]
+
+
+def _cuts(start, stop, tile):
+    """``n + 1`` evenly spaced integers from ``start`` to ``stop``, ``n`` parts <= ``tile``."""
+    n = -(-(stop - start) // tile)  # ceil
+    return [start + (stop - start) * i // n for i in range(n + 1)]
+
+
+def _grow(box, margin, w, h):
+    """``box`` with ``margin`` pixels more on each side, clipped to the ``w x h`` image."""
+    x0, y0, x1, y1 = box
+    return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+
+
+def _window(t, box, around, s=1):
+    """The part of ``t`` (N, C, H, W), which covers ``around`` at ``s`` pixels per LR pixel,
+    that covers ``box``; channels_last, as the next layer wants it."""
+    (x0, y0, x1, y1), (ax, ay) = box, around[:2]
+    part = t[:, :, (y0 - ay) * s:(y1 - ay) * s, (x0 - ax) * s:(x1 - ax) * s]
+    return part.contiguous(memory_format=torch.channels_last)
 
 
 def upscale_image(model, img, **kwargs):

@@ -1,0 +1,77 @@
+"""Export a generator to ONNX, so that it runs without PyTorch (ONNX Runtime, the browser).
+
+The exported graph keeps the generator's convention, with names for it:
+
+* input ``lr``: a float32 batch ``(N, 3, height, width)`` of LR images in ``imagenet-norm``
+  (``convert_image(img, "pil", "imagenet-norm")``: RGB in [0, 1], minus the ImageNet mean,
+  divided by its standard deviation);
+* output ``sr``: float32 ``(N, 3, s * height, s * width)`` in ``[-1, 1]`` (the ``tanh``),
+  which ``convert_image(sr, "[-1, 1]", "pil")`` turns into an image.
+
+``N``, ``height`` and ``width`` are dynamic: one file serves every image size, so a caller
+can tile an image however it likes. The graph is made by ``torch.onnx.export``'s default
+exporter (``torch.export`` plus ``onnxscript``), which needs torch 2.6 or newer.
+"""
+
+import contextlib
+import io
+from pathlib import Path
+
+import torch
+
+from .errors import SRGANError
+from .files import atomic_write
+
+__all__ = ["export_onnx"]
+
+
+def export_onnx(model, out_path):
+    """Write an ``SRResNet`` / ``Generator`` as an ONNX file with dynamic height and width.
+
+    Args:
+        model (nn.Module | str | Path): the network, or a ``.safetensors`` weights file of
+            one (a ``Generator`` or an ``SRResNet``, any scale).
+        out_path (str | Path): the ``.onnx`` file; written atomically (a failed export
+            leaves no half-written file and an existing file as it was).
+
+    Returns:
+        Path: ``out_path``. Its input is ``lr`` (N, 3, h, w) in ``imagenet-norm``; its
+        output ``sr`` (N, 3, s*h, s*w) in ``[-1, 1]``; the weights are stored inside it.
+
+    Raises:
+        SRGANError: the weights file is missing or not a generator's, or ``out_path``
+            cannot be written.
+
+    Explained in: book/10_evaluation_and_upscaling.ipynb
+    """
+    from .models import Generator, SRResNet
+    from .weights import load_weights
+
+    if not isinstance(model, torch.nn.Module):
+        model = load_weights(model, expect=(SRResNet, Generator))
+    out_path = Path(out_path)
+    if not out_path.parent.is_dir():
+        raise SRGANError(f"{out_path}: cannot write there, the folder {out_path.parent} does "
+                         "not exist; create it or choose another -o")
+    program = _to_onnx(model)
+    try:
+        with atomic_write(out_path) as f:
+            f.write(program.model_proto.SerializeToString())
+    except OSError as err:
+        raise SRGANError(f"{out_path}: cannot write the ONNX file ({err.strerror}); "
+                         "choose a writable place") from None
+    return out_path
+
+
+def _to_onnx(model):
+    """The ``torch.onnx.ONNXProgram`` of ``model`` (a copy in eval mode, on the CPU)."""
+    import copy
+
+    net = copy.deepcopy(model).float().cpu().eval()
+    example = torch.zeros(1, 3, 24, 24)  # any size: height and width are dynamic below
+    dims = {0: torch.export.Dim("batch", min=1), 2: torch.export.Dim("height", min=1),
+            3: torch.export.Dim("width", min=1)}
+    # The exporter reports its progress on stdout; a library call should not print.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return torch.onnx.export(net, (example,), input_names=["lr"], output_names=["sr"],
+                                 dynamo=True, dynamic_shapes=(dims,), external_data=False)
