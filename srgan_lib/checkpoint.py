@@ -132,7 +132,7 @@ def mirror_copies(folder):
 
 
 def mirror_checkpoint(path, folder, step, keep=2, extra=()):
-    """Copy a checkpoint (just written locally) into a mirror folder, as ``checkpoint-<step>.pt``.
+    """Copy a just-written checkpoint into a mirror folder as ``checkpoint-<step>.pt``.
 
     Args:
         path (str | Path): the local checkpoint.
