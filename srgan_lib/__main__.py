@@ -59,8 +59,10 @@ def _evaluate(args):
         return
     print(format_table(rows, f"{label} x{scale}", markdown=args.markdown))
     print(f"\nProtocol: {protocol}. HF energy: detail above the LR Nyquist frequency "
-          "relative to HR (1 = as much as the truth). Colour shift: largest change of a "
-          f"colour channel's mean, 8-bit levels. Paper: {paper}.")
+          "relative to HR (1 = as much as the truth). Periodic artefacts: spectral peaks at "
+          "the upsampler's 2- and 4-px periods relative to HR (1 = as much grid as the truth). "
+          "Colour shift: largest change of a colour channel's mean, 8-bit levels. "
+          f"Paper: {paper}.")
 
 
 def _upscale(args):
