@@ -11,11 +11,13 @@ by git) for a person to look at: `slider_*.png` from a test page, `book_slider_[
 from the comparison chapter of the built book.
 """
 
+import base64
 import functools
 import http.server
 import io
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -31,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 MATHJAX = ROOT / ".ci" / "node" / "node_modules" / "mathjax" / "es5"
+ORT = ROOT / ".ci" / "node" / "node_modules" / "onnxruntime-web" / "dist"
+CONTENT_TYPES = {".wasm": "application/wasm", ".json": "application/json"}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
@@ -68,6 +72,12 @@ def open_page(browser, url, errors, javascript=True, width=900):
             return request_route.continue_()
         if "mathjax" in url and MATHJAX.is_dir():  # the CDN file, from the local copy
             return request_route.fulfill(path=str(MATHJAX / url.rsplit("/es5/", 1)[1]))
+        if "onnxruntime-web" in url and ORT.is_dir():  # likewise ONNX Runtime Web
+            path = ORT / url.rsplit("/dist/", 1)[1]
+            # Its worker imports modules and fetches wasm across origins: CORS, as the CDN.
+            headers = {"Access-Control-Allow-Origin": "*",
+                       "Content-Type": CONTENT_TYPES.get(path.suffix, "text/javascript")}
+            return request_route.fulfill(path=str(path), headers=headers)
         errors.append(f"request outside the machine: {url}")
         return request_route.abort()
 
@@ -129,6 +139,9 @@ def test_slider_without_scripts_still_compares(browser, slider_page):
 def book(tmp_path_factory):
     assert MATHJAX.is_dir(), "run: npm install --prefix .ci/node mathjax@3"
     out = tmp_path_factory.mktemp("book")
+    # The in-browser page's ONNX models (made, not committed) must be in _static/ first.
+    subprocess.run([sys.executable, str(ROOT / "tools" / "export_site_models.py")],
+                   check=True, capture_output=True)
     jb = shutil.which("jupyter-book")
     subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W"], check=True,
                    capture_output=True)
@@ -247,3 +260,81 @@ def test_book_slider_reveals_the_other_method_under_the_handle(browser, book):
     assert beyond < 0.1, f"the part right of the old handle changed ({beyond:.2f} levels)"
     assert [e for e in errors if e not in THEME_NOISE] == [], errors
     page.context.close()
+
+
+UPSCALE_PAGE = "book/12_upscale_in_the_browser.html"
+FINAL_STATES = "['done', 'error', 'too-large', 'refused', 'cancelled']"
+
+
+def upload(page, path):
+    """Choose `path` in the page's file input; the state the page settles in and its line."""
+    page.evaluate("document.getElementById('upscale-app').dataset.state = 'test-waits'")
+    page.set_input_files("#upscale-file", str(path))
+    page.wait_for_function(f"{FINAL_STATES}.includes(document.getElementById('upscale-app')"
+                           ".dataset.state)", timeout=120_000)
+    return page.get_attribute("#upscale-app", "data-state"), page.inner_text("#upscale-status")
+
+
+def output_pixels(page):
+    url = page.evaluate("document.getElementById('upscale-output').toDataURL('image/png')")
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA")
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("photos")
+    path = folder / "astronaut_crop.png"
+    Image.fromarray(data.astronaut()[60:92, 180:220]).save(path)  # 40x32, a face's edge
+    return path
+
+
+def test_upscale_page_refuses_bad_files_with_one_line(browser, book, tmp_path):
+    _, url = book
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    text = tmp_path / "notes.png"
+    text.write_text("these are notes, not a picture")
+    state, line = upload(page, text)
+    assert state == "error" and line.startswith("notes.png: not an image"), line
+    broken = tmp_path / "broken.png"  # a PNG signature, then garbage
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    state, line = upload(page, broken)
+    assert state == "error" and line.startswith("broken.png: not an image"), line
+    big = tmp_path / "big.png"
+    Image.new("RGB", (1100, 40), "grey").save(big)
+    state, line = upload(page, big)
+    assert state == "too-large" and "1100x40" in line and "1024x1024" in line, line
+    assert page.is_visible("#upscale-crop") and "\n" not in line
+    assert page.is_hidden("#upscale-result") and page.is_disabled("#upscale-cancel")
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def test_upscale_page_matches_python_and_refuses_a_second_file(browser, book, photo):
+    from srgan_lib.upscale import resolve_model, super_resolve
+
+    _, url = book
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    # Tiles of 20 LR pixels: the 40x32 image runs as 2x2 tiles, each with its 40-px context.
+    page.evaluate("document.getElementById('upscale-app').setAttribute('data-tile', '20')")
+    page.set_input_files("#upscale-file", str(photo))
+    page.wait_for_function("document.getElementById('upscale-status').innerText"
+                           ".startsWith('Upscaling on')", timeout=60_000)
+    assert page.is_enabled("#upscale-cancel")
+    state, line = upload(page, photo)  # a second file while the first runs: refused
+    assert state == "refused" and line.startswith("Still upscaling astronaut_crop.png"), line
+    page.wait_for_function("document.getElementById('upscale-app').dataset.state == 'done'",
+                           timeout=120_000)
+    line = page.inner_text("#upscale-status")
+    print("\n" + line)
+    got = np.asarray(output_pixels(page), dtype=np.int16)
+    want = np.asarray(super_resolve(resolve_model("srgan"), Image.open(photo).convert("RGB")),
+                      dtype=np.int16)
+    assert got.shape == (128, 160, 4) and (got[..., 3] == 255).all()
+    assert np.abs(got[..., :3] - want).max() <= 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#upscale-app").screenshot(path=str(ARTIFACTS / "upscale_page.png"))
+    assert page.is_visible("#upscale-download") and page.is_disabled("#upscale-cancel")
+    assert [e for e in errors if e not in THEME_NOISE] == []

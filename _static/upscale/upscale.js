@@ -1,0 +1,187 @@
+// The in-browser upscaling page (book/12_upscale_in_the_browser.md): decode the reader's
+// image, run the shipped generator on it in a Web Worker (worker.js, ONNX Runtime Web),
+// then show bicubic vs the network on a slider and offer the result as a PNG.
+// Nothing leaves the browser: the image is read locally, the network runs locally.
+(function () {
+  "use strict";
+  // Loaded like MathJax: from a public CDN (the tests answer it from a local copy).
+  var ORT_URL = "https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/ort.min.js";
+  var SCALE = 4, RADIUS = 40;  // the x4 networks' receptive radius, in LR pixels
+  var TILE = 256;  // LR tile side: one tile up to 256x256, so little overlap is recomputed
+  var MAX_SIDE = 1024;  // LR limit: the 4096x4096 result and its tensors fit in memory
+  var here = document.currentScript.src;
+  var root = document.getElementById("upscale-app");
+  if (!root) return;
+  var $ = function (id) { return document.getElementById(id); };
+  var input = $("upscale-file"), model = $("upscale-model"), status = $("upscale-status");
+  var bar = $("upscale-progress"), cancel = $("upscale-cancel"), crop = $("upscale-crop");
+  var result = $("upscale-result"), output = $("upscale-output"), before = $("upscale-before");
+  var range = $("upscale-range"), download = $("upscale-download");
+  var worker = null, busy = null, tooLarge = null, resultName = null;
+
+  function say(text, state) {
+    status.textContent = text;
+    root.setAttribute("data-state", state);
+  }
+
+  function pixels(bitmap, x, y, w, h) {
+    var canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    var g = canvas.getContext("2d", {willReadFrequently: true});
+    g.drawImage(bitmap, x, y, w, h, 0, 0, w, h);
+    return {canvas: canvas, data: g.getImageData(0, 0, w, h).data};
+  }
+
+  // RGB bytes of RGBA pixels; with transparency, the colours premultiplied by alpha
+  // (as upscale_image does: an invisible pixel's colour must not bleed into the edge).
+  function rgbOf(rgba, alpha) {
+    var n = rgba.length / 4, rgb = new Uint8Array(n * 3);
+    for (var i = 0; i < n; i++) {
+      var a = alpha ? rgba[4 * i + 3] / 255 : 1;
+      for (var c = 0; c < 3; c++) rgb[3 * i + c] = Math.round(rgba[4 * i + c] * a);
+    }
+    return rgb;
+  }
+
+  function hasAlpha(rgba) {
+    for (var i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return true;
+    return false;
+  }
+
+  // The bicubic upscale (the browser's high-quality smoothing), drawn into `canvas`.
+  function bicubic(small, canvas) {
+    canvas.width = small.width * SCALE;
+    canvas.height = small.height * SCALE;
+    var g = canvas.getContext("2d", {willReadFrequently: true});
+    g.imageSmoothingEnabled = true;
+    g.imageSmoothingQuality = "high";
+    g.drawImage(small, 0, 0, canvas.width, canvas.height);
+    return g.getImageData(0, 0, canvas.width, canvas.height).data;
+  }
+
+  async function take(file) {
+    if (busy) {
+      say("Still upscaling " + busy + ": wait for it or press Cancel, then choose " +
+          file.name + " again.", "refused");
+      return;
+    }
+    busy = file.name;  // from now on: a second file is refused while this one decodes
+    crop.hidden = true;
+    tooLarge = null;
+    var bitmap;
+    try {
+      bitmap = await createImageBitmap(file, {imageOrientation: "from-image"});  // EXIF
+    } catch (err) {
+      finish(file.name + ": not an image this browser can decode (or a damaged file); " +
+             "choose a PNG, JPEG or WebP image.", "error");
+      return;
+    }
+    var w = bitmap.width, h = bitmap.height;
+    if (w > MAX_SIDE || h > MAX_SIDE) {
+      tooLarge = {name: file.name, bitmap: bitmap};
+      crop.hidden = false;
+      finish(file.name + ": " + w + "x" + h + " pixels is over this page's limit of " +
+             MAX_SIDE + "x" + MAX_SIDE + "; upscale its centre crop (button below) or " +
+             "downscale it first.", "too-large");
+      return;
+    }
+    start(file.name, bitmap, 0, 0, w, h);
+  }
+
+  function start(name, bitmap, x, y, w, h) {
+    var lr = pixels(bitmap, x, y, w, h), alpha = hasAlpha(lr.data);
+    var modelUrl = new URL("../models/" + model.value + ".onnx", here).href;
+    busy = name;
+    resultName = name.replace(/\.[^.]*$/, "") + "_" + model.value + ".png";
+    result.hidden = true;
+    cancel.disabled = false;
+    bar.value = 0;
+    bar.hidden = false;
+    worker = worker || new Worker(new URL("worker.js", here));
+    worker.onmessage = function (event) {
+      var msg = event.data;
+      if (msg.type === "status") say(msg.text, "running");
+      if (msg.type === "progress") bar.value = msg.done / msg.total;
+      if (msg.type === "error") finish(name + ": " + msg.text, "error");
+      if (msg.type === "done") show(lr.canvas, msg, alpha, name);
+    };
+    say("Starting...", "running");
+    worker.postMessage({ortUrl: ORT_URL, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha),
+                        width: w, height: h, radius: RADIUS,
+                        tile: Number(root.getAttribute("data-tile")) || TILE});
+  }
+
+  function finish(text, state) {
+    busy = null;
+    cancel.disabled = true;
+    bar.hidden = true;
+    say(text, state);
+  }
+
+  function show(small, msg, alpha, name) {
+    var soft = bicubic(small, before);  // also the source of the upscaled alpha
+    output.width = before.width;
+    output.height = before.height;
+    var g = output.getContext("2d", {willReadFrequently: true});
+    var image = g.createImageData(output.width, output.height), px = image.data;
+    for (var i = 0, n = output.width * output.height; i < n; i++) {
+      var a = alpha ? soft[4 * i + 3] : 255;
+      for (var c = 0; c < 3; c++) {
+        var v = msg.rgb[3 * i + c];
+        // Back from premultiplied colour: divide by the (bicubic-upscaled) alpha.
+        px[4 * i + c] = alpha ? (a ? Math.round(Math.min(v, a) * 255 / a) : 0) : v;
+      }
+      px[4 * i + 3] = a;
+    }
+    g.putImageData(image, 0, 0);
+    result.hidden = false;
+    setDivide(range.value);
+    finish(name + ": " + small.width + "x" + small.height + " upscaled to " + output.width +
+           "x" + output.height + " in " + msg.seconds.toFixed(1) + " s (" + msg.backend + ").",
+           "done");
+  }
+
+  function setDivide(value) {
+    before.style.clipPath = "inset(0 " + (100 - Number(value)) + "% 0 0)";
+    $("upscale-handle").style.left = value + "%";
+  }
+
+  input.addEventListener("change", function () {
+    if (input.files.length) take(input.files[0]);
+    input.value = "";  // the same file can be chosen again
+  });
+  root.addEventListener("dragover", function (event) { event.preventDefault(); });
+  root.addEventListener("drop", function (event) {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) take(event.dataTransfer.files[0]);
+  });
+  cancel.addEventListener("click", function () {
+    if (worker) worker.terminate();  // the only way to stop a running session
+    worker = null;
+    finish("Cancelled " + busy + "; choose a file to start again.", "cancelled");
+  });
+  crop.addEventListener("click", function () {
+    var b = tooLarge.bitmap, w = Math.min(b.width, MAX_SIDE), h = Math.min(b.height, MAX_SIDE);
+    crop.hidden = true;
+    start(tooLarge.name, b, (b.width - w) >> 1, (b.height - h) >> 1, w, h);
+  });
+  range.addEventListener("input", function () { setDivide(range.value); });
+  download.addEventListener("click", function () {
+    output.toBlob(function (blob) {
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = resultName;
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    }, "image/png");
+  });
+  // Say at once if this build of the book has no model files.
+  fetch(new URL("../models/srgan_x4.onnx", here), {method: "HEAD"}).then(function (r) {
+    if (!r.ok) {
+      say("The model files are not in this build: run python tools/export_site_models.py, " +
+          "then rebuild the book.", "error");
+      input.disabled = true;
+    }
+  }).catch(function () {});
+})();

@@ -1,0 +1,36 @@
+"""Export the shipped generators to ONNX for the book's in-browser upscaling page.
+
+Writes ``_static/models/srgan_x4.onnx`` and ``_static/models/srresnet_x4.onnx`` from the
+weights in ``data/`` (``srgan_lib.export.export_onnx``); Jupyter Book copies ``_static/`` into
+the built site. The files are made, not committed (git ignores ``_static/models/``); a file
+newer than its weights is kept. Run it before ``jupyter-book build .``:
+
+    python tools/export_site_models.py
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("srgan_x4", "srresnet_x4")
+
+
+def export_site_models(out_dir=ROOT / "_static" / "models"):
+    """Export each shipped model in ``MODELS`` to ``out_dir``; returns the ``.onnx`` paths."""
+    sys.path.insert(0, str(ROOT))
+    from srgan_lib.export import export_onnx
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in MODELS:
+        weights, onnx = ROOT / "data" / f"{name}.safetensors", out_dir / f"{name}.onnx"
+        if not onnx.exists() or onnx.stat().st_mtime < weights.stat().st_mtime:
+            export_onnx(weights, onnx)
+        paths.append(onnx)
+    return paths
+
+
+if __name__ == "__main__":
+    for path in export_site_models():
+        print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1e6:.1f} MB")
