@@ -17,7 +17,6 @@ import http.server
 import io
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -139,9 +138,7 @@ def test_slider_without_scripts_still_compares(browser, slider_page):
 def book(tmp_path_factory):
     assert MATHJAX.is_dir(), "run: npm install --prefix .ci/node mathjax@3"
     out = tmp_path_factory.mktemp("book")
-    # The in-browser page's ONNX models (made, not committed) must be in _static/ first.
-    subprocess.run([sys.executable, str(ROOT / "tools" / "export_site_models.py")],
-                   check=True, capture_output=True)
+    # The build itself exports the in-browser page's ONNX models (tools/export_site_models.py).
     jb = shutil.which("jupyter-book")
     subprocess.run([jb, "build", str(ROOT), "--path-output", str(out), "-W"], check=True,
                    capture_output=True)

@@ -3,7 +3,9 @@
 Writes ``_static/models/srgan_x4.onnx`` and ``_static/models/srresnet_x4.onnx`` from the
 weights in ``data/`` (``srgan_lib.export.export_onnx``); Jupyter Book copies ``_static/`` into
 the built site. The files are made, not committed (git ignores ``_static/models/``); a file
-newer than its weights is kept. Run it before ``jupyter-book build .``:
+newer than its weights is kept. The book build runs it (``_config.yml`` loads this file as
+a Sphinx extension: ``setup`` below), so ``jupyter-book build .`` alone makes a complete
+site; it also runs on its own:
 
     python tools/export_site_models.py
 """
@@ -17,18 +19,25 @@ MODELS = ("srgan_x4", "srresnet_x4")
 
 def export_site_models(out_dir=ROOT / "_static" / "models"):
     """Export each shipped model in ``MODELS`` to ``out_dir``; returns the ``.onnx`` paths."""
-    sys.path.insert(0, str(ROOT))
-    from srgan_lib.export import export_onnx
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in MODELS:
         weights, onnx = ROOT / "data" / f"{name}.safetensors", out_dir / f"{name}.onnx"
         if not onnx.exists() or onnx.stat().st_mtime < weights.stat().st_mtime:
+            sys.path.insert(0, str(ROOT))
+            from srgan_lib.export import export_onnx  # imports torch: only when needed
+
             export_onnx(weights, onnx)
         paths.append(onnx)
     return paths
+
+
+def setup(app):
+    """Sphinx extension entry point: export the models as the build starts, before Sphinx
+    copies ``_static/`` into the site."""
+    app.connect("builder-inited", lambda app: export_site_models())
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 if __name__ == "__main__":
