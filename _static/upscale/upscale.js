@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   // Loaded like MathJax: from a public CDN (the tests answer it from a local copy).
-  var ORT_URL = "https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/ort.min.js";
+  var ORT_DIST = "https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/";
   var SCALE = 4, RADIUS = 40;  // the x4 networks' receptive radius, in LR pixels
   var TILE = 256;  // LR tile side: one tile up to 256x256, so little overlap is recomputed
   var MAX_SIDE = 1024;  // LR limit: the 4096x4096 result and its tensors fit in memory
@@ -107,7 +107,7 @@
       if (msg.type === "done") show(lr.canvas, msg, alpha, name);
     };
     say("Starting...", "running");
-    worker.postMessage({ortUrl: ORT_URL, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha),
+    worker.postMessage({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha),
                         width: w, height: h, radius: RADIUS,
                         tile: Number(root.getAttribute("data-tile")) || TILE});
   }
@@ -135,6 +135,7 @@
       px[4 * i + 3] = a;
     }
     g.putImageData(image, 0, 0);
+    $("upscale-label-after").textContent = model.selectedOptions[0].textContent;
     result.hidden = false;
     setDivide(range.value);
     finish(name + ": " + small.width + "x" + small.height + " upscaled to " + output.width +

@@ -6,14 +6,22 @@ var MEAN = [0.485, 0.456, 0.406], STD = [0.229, 0.224, 0.225];  // imagenet-norm
 var SCALE = 4;
 var session = null, sessionUrl = null, backend = null;
 
-async function load(ortUrl, modelUrl) {
-  if (typeof ort === "undefined") {
-    importScripts(ortUrl);
-    ort.env.wasm.wasmPaths = ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
-    // Threads need SharedArrayBuffer, which only a cross-origin isolated page has; a plain
-    // static host (GitHub Pages) is not, so it gets one thread.
-    ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
-  }
+var adapter = null;
+
+// ONNX Runtime Web from `ortDist` (its dist/ folder): the WebGPU build where the browser
+// offers a GPU adapter, else the smaller WebAssembly-only build (half the download).
+async function loadRuntime(ortDist) {
+  if (typeof ort !== "undefined") return;
+  adapter = self.navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+  importScripts(ortDist + (adapter ? "ort.webgpu.min.js" : "ort.wasm.min.js"));
+  ort.env.wasm.wasmPaths = ortDist;
+  // Threads need SharedArrayBuffer, which only a cross-origin isolated page has; a plain
+  // static host (GitHub Pages) is not, so it gets one thread.
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
+}
+
+async function load(ortDist, modelUrl) {
+  await loadRuntime(ortDist);
   if (session && sessionUrl === modelUrl) return;
   var response = await fetch(modelUrl);
   if (!response.ok) {
@@ -23,7 +31,6 @@ async function load(ortUrl, modelUrl) {
   var bytes = new Uint8Array(await response.arrayBuffer());
   session = null;
   // WebGPU where the browser offers a GPU adapter; WebAssembly otherwise (or if it fails).
-  var adapter = self.navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
   if (adapter) {
     try {
       session = await ort.InferenceSession.create(bytes, {executionProviders: ["webgpu"]});
@@ -94,7 +101,7 @@ onmessage = async function (event) {
   var msg = event.data;
   try {
     postMessage({type: "status", text: "Loading the network..."});
-    await load(msg.ortUrl, msg.modelUrl);
+    await load(msg.ortDist, msg.modelUrl);
     postMessage({type: "status", text: "Upscaling on " + backend + "..."});
     var start = performance.now();
     var rgb = await upscale(msg);
