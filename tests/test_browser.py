@@ -316,9 +316,14 @@ def test_upscale_page_matches_python_and_refuses_a_second_file(browser, book, ph
     page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
     # Tiles of 20 LR pixels: the 40x32 image runs as 2x2 tiles, each with its 40-px context.
     page.evaluate("document.getElementById('upscale-app').setAttribute('data-tile', '20')")
-    page.set_input_files("#upscale-file", str(photo))
-    page.wait_for_function("document.getElementById('upscale-status').innerText"
-                           ".startsWith('Upscaling on')", timeout=60_000)
+    running = ("document.getElementById('upscale-status').innerText.startsWith('Upscaling on')")
+    page.set_input_files("#upscale-file", str(photo))  # started, then cancelled
+    page.wait_for_function(running, timeout=60_000)
+    page.click("#upscale-cancel")
+    assert page.get_attribute("#upscale-app", "data-state") == "cancelled"
+    assert page.inner_text("#upscale-status").startswith("Cancelled astronaut_crop.png")
+    page.set_input_files("#upscale-file", str(photo))  # and started again, to the end
+    page.wait_for_function(running, timeout=60_000)
     assert page.is_enabled("#upscale-cancel")
     state, line = upload(page, photo)  # a second file while the first runs: refused
     assert state == "refused" and line.startswith("Still upscaling astronaut_crop.png"), line
@@ -334,4 +339,22 @@ def test_upscale_page_matches_python_and_refuses_a_second_file(browser, book, ph
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#upscale-app").screenshot(path=str(ARTIFACTS / "upscale_page.png"))
     assert page.is_visible("#upscale-download") and page.is_disabled("#upscale-cancel")
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def test_upscale_page_keeps_transparency(browser, book, photo, tmp_path):
+    # RGBA: the colours go through the network, the alpha is upscaled by bicubic.
+    _, url = book
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    rgba = Image.open(photo).convert("RGBA")
+    alpha = np.full((32, 40), 255, np.uint8)
+    alpha[:, :20] = 0  # the left half transparent
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(tmp_path / "logo.png")
+    state, line = upload(page, tmp_path / "logo.png")
+    assert state == "done", line
+    got = np.asarray(output_pixels(page))
+    assert got.shape == (128, 160, 4)
+    assert (got[:, :70, 3] == 0).all() and (got[:, 90:, 3] == 255).all()
     assert [e for e in errors if e not in THEME_NOISE] == []
