@@ -23,7 +23,10 @@ TOY_STEPS = 5  # chapter 2's toy trains at most this many steps
 
 
 def enabled():
-    """True when the environment variable ``SRGAN_SMOKE`` is ``1``."""
+    """True when the environment variable ``SRGAN_SMOKE`` is ``1``.
+
+    Explained in: book/06_training.ipynb
+    """
     return os.environ.get("SRGAN_SMOKE") == "1"
 
 
@@ -31,6 +34,8 @@ def shrink(values):
     """A preset's field values with the smoke sizes in place (a new dict).
 
     A learning-rate decay stays on (at step 1) when the preset has one, so its code runs.
+
+    Explained in: book/06_training.ipynb
     """
     values = {**values, **SMOKE_SIZES}
     if values.get("lr_decay_at"):
@@ -39,7 +44,10 @@ def shrink(values):
 
 
 def load_sources(path):
-    """The stand-in ``Source`` of each set named in a JSON file ``{name: {field: value}}``."""
+    """The stand-in ``Source`` of each set named in a JSON file ``{name: {field: value}}``.
+
+    Explained in: book/06_training.ipynb
+    """
     from .errors import SRGANError
     from .sources import SOURCES, Source
 
@@ -72,7 +80,7 @@ def _smoke_toy(original):
 def install():
     """Shrink the presets and the toy, and swap in the stand-in sources (once per process).
 
-    Explained in: tools/smoke_full_profile.py
+    Explained in: book/06_training.ipynb
     """
     from . import sources, toy
     from .config import TrainConfig
