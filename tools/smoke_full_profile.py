@@ -214,6 +214,9 @@ def main(chapters):
         env = {"SRGAN_PROFILE": "full", "SRGAN_SMOKE": "1", "SRGAN_DATA": str(tmp / "data"),
                "SRGAN_SMOKE_SOURCES": str(tmp / "sources.json"), "TORCH_HOME": str(tmp / "torch"),
                "TQDM_DISABLE": "1", "SMOKE_DRIVE": str(tmp / "drive"), "MPLBACKEND": "Agg",
+               # One thread: the smoke sizes' tensors are tiny, and on a CPU shared with
+               # other work two threads waiting on each other made steps 6x slower.
+               "OMP_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                            os.environ.get("PYTHONPATH")]))}
         os.environ.pop("SRGAN_VGG_WEIGHTS", None)
