@@ -44,6 +44,7 @@ SHARED = ROOT.parent / "shared" / "datasets"
 COLAB_CHAPTERS = ("06_training.ipynb",)  # chapters with a Colab (Drive) branch
 SIDE = 128  # longest side of a made-up stand-in image
 CELL_TIMEOUT = 600
+ARTIFACTS = ROOT / "artifacts" / "smoke"  # git-ignored: a failed chapter, as executed
 
 FAKE_COLAB = '''\
 """A stand-in for Colab's google.colab module (the smoke run's start-up file)."""
@@ -183,6 +184,8 @@ def run_chapter(path, env, workdir):
     try:
         client.execute()
     except CellExecutionError as err:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the executed chapter, to read why
+        nbformat.write(nb, ARTIFACTS / path.name)
         index = next((i for i, c in enumerate(nb.cells) if c.get("outputs") and any(
             o.get("output_type") == "error" for o in c.outputs)), "?")
         last = re.sub(r"\x1b\[[0-9;]*m", "", str(err).strip().splitlines()[-1])  # no colours
