@@ -94,7 +94,7 @@ def _stand_in_images(names, source=None, seed=0):
         yield name, img
 
 
-def _set_files(name, member_dir, count):
+def _set_files(name, count):
     """The file names of a stand-in set: the shared set's first ``count``, else numbered."""
     shared = SHARED / name
     if shared.is_dir():
@@ -125,7 +125,7 @@ def make_archives(folder, base_url):
         with tempfile.TemporaryDirectory() as tmp:
             for seed, (name, member, count) in enumerate(sets):
                 (Path(tmp) / member).mkdir(parents=True)
-                files, shared = _set_files(name, member, count)
+                files, shared = _set_files(name, count)
                 for file, img in _stand_in_images(files, shared, seed):
                     img.save(Path(tmp) / member / file)
             if archive.endswith(".tar"):
