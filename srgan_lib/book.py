@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 import torch
 
+from . import smoke
+
 __all__ = ["PROFILES", "profile", "setup", "show", "count_parameters", "show_images"]
 
 PROFILES = ("ci", "full")
@@ -56,6 +58,8 @@ def setup(seed=0):
         pass
     warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
     name = profile()
+    if smoke.enabled():  # tools/smoke_full_profile.py: the same code, tiny numbers
+        smoke.install()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"profile: {name} (SRGAN_PROFILE=ci|full) | device: {device} | "
           f"torch {torch.__version__}")

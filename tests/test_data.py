@@ -7,6 +7,7 @@ here, since no machine of the project reaches the internet.
 import hashlib
 import http.server
 import io
+import json
 import os
 import socket
 import subprocess
@@ -510,3 +511,24 @@ def test_crop_pair_follows_its_generator_and_exclude_leaves_files_out(datadir):
     a = dataset.crop_pair(1, torch.Generator().manual_seed(5))
     b = dataset.crop_pair(1, torch.Generator().manual_seed(5))
     assert torch.equal(a[1], b[1]) and a[0].shape == (3, 8, 8)
+
+
+def test_stand_in_sources_are_downloaded_by_the_registry(datadir, server, monkeypatch,
+                                                         tmp_path):
+    # The smoke run's override: SRGAN_SMOKE_SOURCES names a JSON of stand-in archives,
+    # which the real download code fetches from 127.0.0.1 and checks against their md5.
+    from srgan_lib import smoke, toy
+    from srgan_lib.config import TrainConfig
+
+    monkeypatch.setattr(TrainConfig, "preset", TrainConfig.__dict__["preset"])
+    monkeypatch.setattr(toy, "train_toy", toy.train_toy)
+    monkeypatch.setattr(sources, "SOURCES", dict(sources.SOURCES))
+    md5 = make_archive(server.root / "small.zip", {"DIV2K_train_HR": 3})
+    table = {"DIV2K": dict(url=server.url + "small.zip", archive="small.zip", md5=md5,
+                           member="DIV2K_train_HR", count=3)}
+    (tmp_path / "stand_ins.json").write_text(json.dumps(table))
+    monkeypatch.setenv("SRGAN_SMOKE_SOURCES", str(tmp_path / "stand_ins.json"))
+    smoke.install()
+    assert [p.name for p in list_images(find_dataset("DIV2K"))] == ["im0.png", "im1.png",
+                                                                    "im2.png"]
+    assert server.requests and all(r == "/small.zip" for r in server.requests)
