@@ -175,9 +175,10 @@ def load_image(path, allow_large=False, keep_alpha=False):
     with _open_checked(path, allow_large) as img:
         img = ImageOps.exif_transpose(img)  # camera JPEGs store "rotate me" as a tag
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-            # 16-bit greyscale: Pillow's convert('RGB') would clip at 255, so scale instead.
-            array = np.asarray(img, dtype=np.float64) * (255.0 / 65535.0)
-            img = Image.fromarray(np.clip(array.round(), 0, 255).astype(np.uint8), mode="L")
+            # 16-bit greyscale: Pillow's convert('RGB') would clip at 255, so scale instead:
+            # keep the high byte, as Pillow does for 16-bit colour and Chromium for both.
+            array = np.asarray(img, dtype=np.int64) >> 8
+            img = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), mode="L")
         elif img.mode == "P":
             # A palette may mark one colour transparent; resolve it before dropping it.
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")

@@ -49,3 +49,31 @@ def cached_vgg19(hub_dir):
     (hub_dir / "checkpoints").mkdir()
     torch.save(state, hub_dir / "checkpoints" / "vgg19-dcbb9e9d.pth")
     return state
+
+
+@pytest.fixture(scope="session")
+def write_png16():
+    """``write(path, array)``: a (H, W) or (H, W, 3) uint16 array as a 16-bit PNG (greyscale
+    or 48-bit RGB). Pillow writes the first but not the second, so the PNG is built here:
+    the signature, an IHDR, one zlib-compressed IDAT of unfiltered rows, an IEND."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    def write(path, array):
+        array = np.asarray(array)
+        assert array.dtype == np.uint16 and array.ndim in (2, 3)
+        h, w = array.shape[:2]
+        colour_type = 0 if array.ndim == 2 else 2  # greyscale, or RGB
+        rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in array)
+        header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                         + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+        return path
+
+    return write

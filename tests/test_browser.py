@@ -358,3 +358,129 @@ def test_upscale_page_keeps_transparency(browser, book, photo, tmp_path):
     assert got.shape == (128, 160, 4)
     assert (got[:, :70, 3] == 0).all() and (got[:, 90:, 3] == 255).all()
     assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@functools.cache
+def srgan():
+    from srgan_lib.upscale import resolve_model
+
+    return resolve_model("srgan")
+
+
+def python_result(img):
+    """What `srgan_lib upscale` makes of the decoded image: (H, W, 3) levels, as int16."""
+    from srgan_lib.upscale import super_resolve
+
+    return np.asarray(super_resolve(srgan(), img), dtype=np.int16)
+
+
+def upscaled(page, path, size):
+    """Upload `path`, expect the page to finish with a one-line report of an LR image of
+    `size` (w, h); the output canvas as (H, W, 4) int16, fully opaque."""
+    state, line = upload(page, path)
+    w, h = size
+    assert state == "done", line
+    assert line.startswith(f"{path.name}: {w}x{h} upscaled to {4 * w}x{4 * h} in "), line
+    assert "\n" not in line and "undefined" not in line and "NaN" not in line, line
+    print("\n" + line)
+    got = np.asarray(output_pixels(page), dtype=np.int16)
+    assert got.shape == (4 * h, 4 * w, 4) and (got[..., 3] == 255).all()
+    return got[..., :3]
+
+
+def differences(got, want):
+    """Max and mean absolute difference, in levels."""
+    d = np.abs(got - want)
+    return int(d.max()), round(float(d.mean()), 5)
+
+
+# The same LR pixels on both sides leave only float rounding between ONNX Runtime and
+# PyTorch: a few output values in 60,000 one level apart (mean 2e-5 to 7e-5 measured).
+# LR pixels one level apart (rounding 16 bits to 8 instead of truncating, measured; or an
+# off-by-one decode) give a mean of 0.67 to 1 and a maximum of 3 to 9.
+SAME_INPUT_MEAN = 0.01
+
+
+def test_upscale_page_takes_a_greyscale_png(browser, book, photo, tmp_path):
+    _, url = book
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    grey = Image.open(photo).convert("L")
+    grey.save(tmp_path / "grey.png")
+    got = upscaled(page, tmp_path / "grey.png", (40, 32))
+    diff = differences(got, python_result(grey.convert("RGB")))
+    print("greyscale: max, mean difference", diff)
+    assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@pytest.fixture(scope="module")
+def deep_photo():
+    """A 32x40 photo with 16 bits of real detail: a 128x160 crop of skimage's astronaut,
+    averaged over 4x4 blocks in floating point, as (H, W, 3) uint16."""
+    from skimage import data
+
+    hr = data.astronaut()[0:128, 140:300].astype(np.float64)
+    return np.round(hr.reshape(32, 4, 40, 4, 3).mean(axis=(1, 3)) * 257).astype(np.uint16)
+
+
+def test_upscale_page_takes_16_bit_pngs_as_python_does(browser, book, deep_photo, tmp_path,
+                                                        write_png16):
+    # 16 bits to 8: Chromium keeps the high byte (v >> 8) and so does load_image, for
+    # greyscale (I;16, written by Pillow) and 48-bit RGB (written by hand) alike, so the
+    # network sees the same pixels on both sides. Rounding instead (v / 257, what load_image
+    # did for I;16 before) moves a fifth of this image's LR values by one level: measured
+    # against the page, max 9 and mean 0.67 (grey) or 0.83 (RGB) levels apart.
+    from srgan_lib.images import load_image
+
+    _, url = book
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    luma = np.round(deep_photo @ np.array([0.299, 0.587, 0.114])).astype(np.uint16)
+    Image.fromarray(luma).save(tmp_path / "grey16.png")
+    write_png16(tmp_path / "rgb48.png", deep_photo)
+    for name, deep in (("grey16.png", luma), ("rgb48.png", deep_photo)):
+        path = tmp_path / name
+        lr = load_image(path)
+        high_byte = (deep >> 8).astype(np.uint8)
+        assert np.array_equal(np.asarray(lr), np.dstack([high_byte] * 3)
+                              if deep.ndim == 2 else high_byte)
+        got = upscaled(page, path, (40, 32))
+        diff = differences(got, python_result(lr))
+        rounded = Image.fromarray(np.round(deep / 257).astype(np.uint8)).convert("RGB")
+        wrong = differences(got, python_result(rounded))
+        print(name, "max, mean difference", diff, "| against rounding:", wrong)
+        assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN and wrong[1] > 0.3
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_upscale_page_turns_an_exif_rotated_jpeg_upright(browser, book, photo, tmp_path,
+                                                         orientation):
+    # A camera JPEG stored 40x32 with "rotate me" in its EXIF: shown, and upscaled, 32x40.
+    # Read without its EXIF it would be reported as 40x32 and fail `upscaled`; turned the
+    # wrong way it has the right size but is 68 levels away on average (measured).
+    # Chromium's and Pillow's JPEG decoders agree exactly here (4:4:4, quality 95:
+    # measured max difference 0), so the outputs differ by float rounding only (max 1).
+    from PIL import ImageOps
+
+    from srgan_lib.images import load_image
+
+    _, url = book
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # 6: turn 90 degrees clockwise to show; 8: anticlockwise
+    path = tmp_path / f"camera{orientation}.jpg"
+    Image.open(photo).save(path, "JPEG", quality=95, subsampling=0, exif=exif)
+    with Image.open(path) as stored:
+        upright = ImageOps.exif_transpose(stored)
+    assert upright.size == (32, 40) and load_image(path).tobytes() == upright.tobytes()
+    got = upscaled(page, path, (32, 40))
+    want = python_result(upright.convert("RGB"))
+    diff = differences(got, want)
+    wrong = differences(got, want[::-1, ::-1])  # turned the other way: the same size
+    print(f"orientation {orientation}: max, mean difference", diff, "| turned the other way:",
+          wrong)
+    assert diff[0] <= 2 and wrong[1] > 20
+    assert [e for e in errors if e not in THEME_NOISE] == []

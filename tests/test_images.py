@@ -149,6 +149,20 @@ def test_load_16_bit_scales_instead_of_clipping(tmp_path):
     assert np.asarray(load_image(path))[0, :, 0].tolist() == [0, 100, 255]
 
 
+def test_load_16_bit_keeps_the_high_byte_in_grey_and_colour(tmp_path, write_png16):
+    # 16 bits to 8 the one way, whatever the file: the high byte (v >> 8). Pillow does so
+    # for 48-bit RGB and Chromium for both (the in-browser page's tests), so the library
+    # does for greyscale too. Each value here rounds to another level than it truncates to.
+    values = np.array([[0, 255, 51250, 65280, 65535]], dtype=np.uint16)
+    want = [0, 0, 200, 255, 255]
+    assert np.round(values / 257).astype(int).tolist()[0] == [0, 1, 199, 254, 255]
+    grey = write_png16(tmp_path / "grey16.png", values)
+    rgb = write_png16(tmp_path / "rgb48.png", np.stack([values, values[:, ::-1], values], -1))
+    assert Image.open(grey).mode == "I;16" and Image.open(rgb).mode == "RGB"
+    assert np.asarray(load_image(grey))[0].T.tolist() == [want, want, want]
+    assert np.asarray(load_image(rgb))[0].T.tolist() == [want, want[::-1], want]
+
+
 def test_load_turns_exif_rotated_jpeg_upright(tmp_path):
     img = Image.new("RGB", (40, 20), (200, 10, 10))
     exif = Image.Exif()

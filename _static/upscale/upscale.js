@@ -71,6 +71,8 @@
     tooLarge = null;
     var bitmap;
     try {
+      // EXIF-rotated JPEGs come upright; greyscale and 16-bit images as 8-bit RGBA
+      // (Chromium keeps each 16-bit value's high byte, as load_image does).
       bitmap = await createImageBitmap(file, {imageOrientation: "from-image"});  // EXIF
     } catch (err) {
       finish(file.name + ": not an image this browser can decode (or a damaged file); " +
