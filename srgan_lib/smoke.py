@@ -27,7 +27,7 @@ TOY_STEPS = 5  # chapter 2's toy trains at most this many steps
 def enabled():
     """True when the environment variable ``SRGAN_SMOKE`` is ``1``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     return os.environ.get("SRGAN_SMOKE") == "1"
 
@@ -37,7 +37,7 @@ def shrink(values):
 
     A learning-rate decay stays on (at step 1) when the preset has one, so its code runs.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     values = {**values, **SMOKE_SIZES}
     if values.get("lr_decay_at"):
@@ -48,7 +48,7 @@ def shrink(values):
 def load_sources(path):
     """The stand-in ``Source`` of each set named in a JSON file ``{name: {field: value}}``.
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     from .errors import SRGANError
     from .sources import SOURCES, Source
@@ -82,7 +82,7 @@ def _smoke_toy(original):
 def install():
     """Shrink the presets and the toy, and swap in the stand-in sources (once per process).
 
-    Explained in: book/06_training.ipynb
+    Explained in: book/09_training_engine.ipynb
     """
     from . import sources, toy
     from .config import TrainConfig
