@@ -61,9 +61,11 @@ def serve(folder):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def open_page(browser, url, errors, javascript=True, width=900):
+def open_page(browser, url, errors, javascript=True, width=900, init_script=None):
     context = browser.new_context(java_script_enabled=javascript,
                                   viewport={"width": width, "height": 700})
+    if init_script:  # run in every page before its own scripts
+        context.add_init_script(init_script)
 
     def route(request_route):
         url = request_route.request.url
@@ -483,4 +485,39 @@ def test_upscale_page_turns_an_exif_rotated_jpeg_upright(browser, book, photo, t
     print(f"orientation {orientation}: max, mean difference", diff, "| turned the other way:",
           wrong)
     assert diff[0] <= 2 and wrong[1] > 20
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def device_memory(gb):
+    """An init script that makes the page's navigator.deviceMemory read `gb` (None: absent,
+    as in Firefox and Safari). Only the page needs it: it picks the tile, the worker is told."""
+    value = "undefined" if gb is None else gb
+    return f"Object.defineProperty(navigator, 'deviceMemory', {{get: () => {value}}})"
+
+
+def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, photo,
+                                                                tmp_path):
+    # A 256-pixel tile needs about 1.2 GB (tools/page_memory.py); where Chrome reports 4 GB
+    # of memory or less the page runs 128-pixel tiles instead, with the same result. This
+    # 136x48 crop is one tile at 256 but two at 128, each with its 40-px context.
+    from skimage import data
+
+    _, url = book
+    for gb, tile in ((8, "256"), (None, "256"), (4, "128")):  # a desktop, Firefox, a phone
+        errors = []
+        page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors, init_script=device_memory(gb))
+        assert page.evaluate("navigator.deviceMemory") == gb
+        upscaled(page, photo, (40, 32))
+        assert page.get_attribute("#upscale-app", "data-tile-used") == tile, gb
+        assert [e for e in errors if e not in THEME_NOISE] == []
+        page.context.close()
+    errors = []
+    page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors, init_script=device_memory(2))
+    path = tmp_path / "wide_crop.png"
+    Image.fromarray(data.astronaut()[40:88, 150:286]).save(path)
+    got = upscaled(page, path, (136, 48))
+    assert page.get_attribute("#upscale-app", "data-tile-used") == "128"
+    diff = differences(got, python_result(Image.open(path).convert("RGB")))
+    print("2 GB device, 128-pixel tiles: max, mean difference", diff)
+    assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
     assert [e for e in errors if e not in THEME_NOISE] == []

@@ -7,8 +7,20 @@
   // Loaded like MathJax: from a public CDN (the tests answer it from a local copy).
   var ORT_DIST = "https://cdn.jsdelivr.net/npm/onnxruntime-web@1.30.0/dist/";
   var SCALE = 4, RADIUS = 40;  // the x4 networks' receptive radius, in LR pixels
-  var TILE = 256;  // LR tile side: one tile up to 256x256, so little overlap is recomputed
-  var MAX_SIDE = 1024;  // LR limit: the 4096x4096 result and its tensors fit in memory
+  // LR tile side. A tile of T = tile + 2 * RADIUS LR pixels with its context needs about
+  // 150 MB + 8.9 kB * T^2 in the page's renderer (measured by tools/page_memory.py; most of
+  // it the network's two largest activations, 64 x (4T)^2 floats each, 8 kB * T^2): 1.2 GB
+  // for 256 (T = 336), 0.5 GB for 128 (T = 208), which recomputes more overlap (1.6 times
+  // the work for a 1024x1024 image). Where the browser reports 4 GB of device memory or
+  // less (navigator.deviceMemory: Chrome, on Android too; other browsers say nothing),
+  // the smaller tile.
+  var TILE = 256, SMALL_TILE = 128, SMALL_DEVICE_GB = 4;
+  // LR limit. For 1024x1024, once the worker has ended (freeing the network's memory), the
+  // page holds the 4096x4096 result: the worker's RGB (50 MB), an RGBA copy and two
+  // canvases (67 MB each) and the browser's own copies, 0.43 GB measured. So the peak is
+  // while the network runs: the worst tile (1.32 GB measured for the whole renderer with
+  // 256, 0.65 GB with 128) plus the worker's 50 MB result, about 1.4 and 0.7 GB.
+  var MAX_SIDE = 1024;
   var here = document.currentScript.src;
   var root = document.getElementById("upscale-app");
   if (!root) return;
@@ -49,15 +61,23 @@
     return false;
   }
 
-  // The bicubic upscale (the browser's high-quality smoothing), drawn into `canvas`.
-  function bicubic(small, canvas) {
+  // The tile for this device: `data-tile` on the box overrides it (the tests use it).
+  function tileSide() {
+    var gb = navigator.deviceMemory;  // approximate GB; undefined outside Chrome
+    return Number(root.getAttribute("data-tile")) ||
+           (gb && gb <= SMALL_DEVICE_GB ? SMALL_TILE : TILE);
+  }
+
+  // The bicubic upscale (the browser's high-quality smoothing), drawn into `canvas`; its
+  // RGBA pixels (the source of the upscaled alpha) only when `alpha` asks for them.
+  function bicubic(small, canvas, alpha) {
     canvas.width = small.width * SCALE;
     canvas.height = small.height * SCALE;
     var g = canvas.getContext("2d", {willReadFrequently: true});
     g.imageSmoothingEnabled = true;
     g.imageSmoothingQuality = "high";
     g.drawImage(small, 0, 0, canvas.width, canvas.height);
-    return g.getImageData(0, 0, canvas.width, canvas.height).data;
+    return alpha ? g.getImageData(0, 0, canvas.width, canvas.height).data : null;
   }
 
   async function take(file) {
@@ -92,7 +112,7 @@
   }
 
   function start(name, bitmap, x, y, w, h) {
-    var lr = pixels(bitmap, x, y, w, h), alpha = hasAlpha(lr.data);
+    var lr = pixels(bitmap, x, y, w, h), alpha = hasAlpha(lr.data), tile = tileSide();
     var modelUrl = new URL("../models/" + model.value + ".onnx", here).href;
     busy = name;
     resultName = name.replace(/\.[^.]*$/, "") + "_" + model.value + ".png";
@@ -106,12 +126,18 @@
       if (msg.type === "status") say(msg.text, "running");
       if (msg.type === "progress") bar.value = msg.done / msg.total;
       if (msg.type === "error") finish(name + ": " + msg.text, "error");
-      if (msg.type === "done") show(lr.canvas, msg, alpha, name);
+      if (msg.type === "done") {
+        // WebAssembly memory never shrinks: end the worker, so that the network's memory
+        // is freed before the result's canvases are made (the next image starts a new one).
+        worker.terminate();
+        worker = null;
+        show(lr.canvas, msg, alpha, name);
+      }
     };
     say("Starting...", "running");
+    root.setAttribute("data-tile-used", tile);
     worker.postMessage({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha),
-                        width: w, height: h, radius: RADIUS,
-                        tile: Number(root.getAttribute("data-tile")) || TILE});
+                        width: w, height: h, radius: RADIUS, tile: tile});
   }
 
   function finish(text, state) {
@@ -122,7 +148,7 @@
   }
 
   function show(small, msg, alpha, name) {
-    var soft = bicubic(small, before);  // also the source of the upscaled alpha
+    var soft = bicubic(small, before, alpha);  // with alpha: also the upscaled alpha
     output.width = before.width;
     output.height = before.height;
     var g = output.getContext("2d", {willReadFrequently: true});
