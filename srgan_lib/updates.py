@@ -39,8 +39,8 @@ def d_input(imgs, shift=0):
     Explained in: book/05_perceptual_loss.ipynb
     """
     if shift:
-        moves = torch.randint(0, shift, (len(imgs), 2)).tolist()  # (dy, dx) per image
-        imgs = torch.stack([img.roll(m, dims=(1, 2)) for img, m in zip(imgs, moves, strict=True)])
+        moves = torch.randint(0, shift, (len(imgs), 2)).tolist()
+        imgs = torch.stack([img.roll(move, dims=(1, 2)) for img, move in zip(imgs, moves)])
     return convert_image(imgs, "[-1, 1]", "imagenet-norm")
 
 
