@@ -92,8 +92,7 @@ def _train(args):
                                    ("workers", args.workers), ("seed", args.seed),
                                    ("checkpoint_every", args.checkpoint_every),
                                    ("val_every", args.val_every), ("log_every", args.log_every),
-                                   ("lr_decay_at", args.lr_decay_at),
-                                   ("d_shift", args.d_shift)]
+                                   ("lr_decay_at", args.lr_decay_at)]
                  if v is not None}
     if args.no_channels_last:
         overrides["channels_last"] = False
@@ -239,9 +238,6 @@ def build_parser():
     tr.add_argument("--lr-decay-at", type=whole_number(1),
                     help="step where the lr is divided by 10, >= 1")
     tr.add_argument("--content-loss", choices=("mse", "vgg22", "vgg54"))
-    tr.add_argument("--d-shift", type=whole_number(0, 64),
-                    help="SRGAN: roll D's inputs by 0 to N-1 random pixels, 0 to 64 "
-                    "(0: the paper)")
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")
     tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"),

@@ -58,7 +58,6 @@ class TrainConfig:
     content_loss: str = "mse"  # 'mse' (SRResNet, SRGAN-MSE), 'vgg22', 'vgg54'
     beta: float = 1e-3  # weight of the adversarial loss
     vgg_rescale: float = 12.75  # the paper's divisor of VGG feature maps
-    d_shift: int = 0  # D's inputs rolled by 0..d_shift-1 px at random (0: as the paper)
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
@@ -83,8 +82,6 @@ class TrainConfig:
         if self.crop_size % self.scale:
             raise ValueError(f"crop_size {self.crop_size} must be divisible by scale "
                              f"{self.scale}")
-        if not 0 <= self.d_shift <= 64:
-            raise ValueError(f"d_shift must be 0 to 64 pixels, got {self.d_shift}")
         self.train_sets = tuple(self.train_sets)
 
     @classmethod

@@ -265,8 +265,6 @@ def _truncate_log(path, step):
 
 def _check_resumable(saved, config, path, step):
     current = config.to_dict()
-    # A field added after the checkpoint was made had its default value in that run.
-    saved = {**{k: v for k, v in type(config)().to_dict().items() if k not in saved}, **saved}
     resumable = set(_RESUMABLE)
     # The lr decay step may move while neither the old nor the new step has been reached:
     # until then both schedules computed exactly the same thing.
@@ -504,7 +502,7 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
                                        scalers)
             else:
                 record = srgan_step(generator, discriminator, content, optimizers, lr_imgs,
-                                     hr_imgs, ctx, config.beta, scalers, config.d_shift)
+                                     hr_imgs, ctx, config.beta, scalers)
             lr = optimizers["generator"].param_groups[0]["lr"]  # the lr this step used
             for s in schedulers.values():
                 s.step()
@@ -612,7 +610,7 @@ def srresnet_step(generator, content, optimizers, lr_imgs, hr_imgs, ctx=None, sc
 
 
 def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, ctx=None,
-               beta=1e-3, scalers=None, shift=0):
+               beta=1e-3, scalers=None):
     """One SRGAN step of the engine: the discriminator's update, then the generator's.
 
     Args:
@@ -628,7 +626,6 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
         beta (float): weight of the adversarial loss (the paper's 1e-3).
         scalers (dict | None): a ``torch.amp.GradScaler`` per optimiser under float16;
             ``None``: no loss scaling.
-        shift (int): D's inputs are rolled by up to ``shift - 1`` pixels (``d_input``).
 
     Returns:
         dict[str, Tensor]: ``d_loss``, ``content``, ``adversarial``, ``perceptual``, and the
@@ -642,11 +639,11 @@ def srgan_step(generator, discriminator, content, optimizers, lr_imgs, hr_imgs, 
         sr_imgs = generator(lr_imgs)  # one forward of G serves both updates
     d_loss, hr_logits, sr_logits = discriminator_update(
         discriminator, optimizers["discriminator"], hr_imgs, sr_imgs, autocast,
-        scalers.get("discriminator", NO_SCALING), shift)
+        scalers.get("discriminator", NO_SCALING))
     # G's update calls the plain D, not its DDP wrapper: D's parameters take no gradient.
     c_loss, a_loss, g_loss = generator_update(
         unwrap(discriminator), content, optimizers["generator"], sr_imgs, hr_imgs, beta,
-        autocast, scalers.get("generator", NO_SCALING), shift)
+        autocast, scalers.get("generator", NO_SCALING))
     return {"content": c_loss, "adversarial": a_loss, "perceptual": g_loss,
             "d_loss": d_loss, "d_hr": torch.sigmoid(hr_logits).mean(),
             "d_sr": torch.sigmoid(sr_logits).mean()}

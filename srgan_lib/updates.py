@@ -27,20 +27,11 @@ __all__ = ["d_input", "srresnet_update", "discriminator_update",
 NO_SCALING = torch.amp.GradScaler("cpu", enabled=False)  # plain backward() and step()
 
 
-def d_input(imgs, shift=0):
-    """Images in [-1, 1] as the discriminator sees them: imagenet-norm, maybe shifted.
-
-    With ``shift`` > 0, each image is first rolled (a circular shift) by a random 0 to
-    ``shift - 1`` pixels down and right, drawn from torch's global random generator (which
-    checkpoints save, so a resumed run draws the same shifts). D's stride-2 layers see every
-    16th pixel in the same place of every crop; shifted, they no longer line up with the
-    generator's 4x4 output blocks (``TrainConfig.d_shift``).
+def d_input(imgs):
+    """Images in [-1, 1] as the discriminator sees them: imagenet-norm.
 
     Explained in: book/05_perceptual_loss.ipynb
     """
-    if shift:
-        moves = torch.randint(0, shift, (len(imgs), 2)).tolist()
-        imgs = torch.stack([img.roll(move, dims=(1, 2)) for img, move in zip(imgs, moves)])
     return convert_image(imgs, "[-1, 1]", "imagenet-norm")
 
 
@@ -64,7 +55,7 @@ def srresnet_update(generator, content_loss, optimizer, lr_imgs, hr_imgs,
 
 
 def discriminator_update(discriminator, optimizer, hr_imgs, sr_imgs,
-                         autocast=nullcontext, scaler=NO_SCALING, shift=0):
+                         autocast=nullcontext, scaler=NO_SCALING):
     """D's step: real HR images -> 1, generated SR images -> 0.
 
     SR is detached, so this step cannot move the generator. Real and fake
@@ -77,8 +68,8 @@ def discriminator_update(discriminator, optimizer, hr_imgs, sr_imgs,
     Explained in: book/05_perceptual_loss.ipynb
     """
     with autocast():
-        hr_logits = discriminator(d_input(hr_imgs, shift)).float()
-        sr_logits = discriminator(d_input(sr_imgs.detach(), shift)).float()
+        hr_logits = discriminator(d_input(hr_imgs)).float()
+        sr_logits = discriminator(d_input(sr_imgs.detach())).float()
     loss = discriminator_loss(hr_logits, sr_logits)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()  # one backward for both forwards
@@ -88,7 +79,7 @@ def discriminator_update(discriminator, optimizer, hr_imgs, sr_imgs,
 
 
 def generator_update(discriminator, content_loss, optimizer, sr_imgs, hr_imgs,
-                     beta=1e-3, autocast=nullcontext, scaler=NO_SCALING, shift=0):
+                     beta=1e-3, autocast=nullcontext, scaler=NO_SCALING):
     """G's step: content + beta * adversarial (-log D(SR)), with D frozen.
 
     ``sr_imgs`` still carries G's graph: the loss reaches G's weights
@@ -101,7 +92,7 @@ def generator_update(discriminator, content_loss, optimizer, sr_imgs, hr_imgs,
     """
     discriminator.requires_grad_(False)
     with autocast():
-        sr_logits = discriminator(d_input(sr_imgs, shift)).float()
+        sr_logits = discriminator(d_input(sr_imgs)).float()
         content = content_loss(sr_imgs, hr_imgs).float()
     adversarial = generator_adversarial_loss(sr_logits)  # non-saturating
     loss = perceptual_loss(content, adversarial, beta)
