@@ -15,8 +15,9 @@ from srgan_lib.__main__ import main
 from srgan_lib.data import demo_image
 from srgan_lib.images import convert_image
 from srgan_lib.models import Discriminator, Generator, SRResNet
-from srgan_lib.upscale import (SHIPPED, _sr_tiles, model_scale, receptive_radius, resolve_model,
-                               super_resolve, upscale_files, upscale_image)
+from srgan_lib.upscale import (SHIPPED, _fold_last_conv, _sr_tiles, _tail, model_scale,
+                               receptive_radius, resolve_model, super_resolve, upscale_files,
+                               upscale_image)
 from srgan_lib.weights import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +84,24 @@ def test_tiles_with_default_overlap_equal_whole_image(tiny):
         assert (whole - tiled).abs().max() <= 1e-6, tile
     assert np.array_equal(np.asarray(super_resolve(tiny, lr)),
                           np.asarray(super_resolve(tiny, lr, tile=16)))
+
+
+@pytest.mark.parametrize("shape", [{}, {"scaling_factor": 2}, {"scaling_factor": 8},
+                                   {"large_kernel_size": 5}, {"large_kernel_size": 11}])
+def test_tail_with_the_last_conv_folded_is_the_network(shape):
+    # super_resolve runs the last 9x9 convolution before the last pixel shuffle, on r * r
+    # times more channels (_fold_last_conv). It must be the same function for every
+    # scale and kernel size; a phase or a shift off by one is off by about 0.1.
+    torch.manual_seed(0)
+    net = SRResNet(n_blocks=1, n_channels=16, **shape).eval()
+    for block in net.subpixel_convolutional_blocks:  # PReLU slopes unlike the initial 0.25
+        block.prelu.weight.data.uniform_(-0.5, 0.5)
+    features = torch.randn(1, 16, 13, 11)
+    with torch.no_grad():
+        reference = net.conv_block3(net.subpixel_convolutional_blocks(features))
+        folded = _tail(net, features, _fold_last_conv(net))
+    assert folded.shape == reference.shape
+    assert (folded - reference).abs().max() <= 1e-5
 
 
 def pixels_through_each_half(model, lr, **tiling):
