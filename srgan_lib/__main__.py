@@ -92,7 +92,8 @@ def _train(args):
                                    ("workers", args.workers), ("seed", args.seed),
                                    ("checkpoint_every", args.checkpoint_every),
                                    ("val_every", args.val_every), ("log_every", args.log_every),
-                                   ("lr_decay_at", args.lr_decay_at)]
+                                   ("lr_decay_at", args.lr_decay_at),
+                                   ("grid_weight", args.grid_weight)]
                  if v is not None}
     if args.no_channels_last:
         overrides["channels_last"] = False
@@ -132,6 +133,20 @@ def whole_number(low, high=None, note=""):
         return value
 
     return parse
+
+
+def loss_weight(text):
+    """An argparse ``type``: a finite float >= 0 (the weight of a loss term).
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 (e.g. 100), not {text!r}")
+    return value
 
 
 def positive_number(text):
@@ -238,6 +253,9 @@ def build_parser():
     tr.add_argument("--lr-decay-at", type=whole_number(1),
                     help="step where the lr is divided by 10, >= 1")
     tr.add_argument("--content-loss", choices=("mse", "vgg22", "vgg54"))
+    tr.add_argument("--grid-weight", type=loss_weight,
+                    help="weight of the grid loss added to the content loss, >= 0 "
+                    "(0: none, as the paper)")
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")
     tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"),

@@ -58,6 +58,7 @@ class TrainConfig:
     content_loss: str = "mse"  # 'mse' (SRResNet, SRGAN-MSE), 'vgg22', 'vgg54'
     beta: float = 1e-3  # weight of the adversarial loss
     vgg_rescale: float = 12.75  # the paper's divisor of VGG feature maps
+    grid_weight: float = 0.0  # weight of losses.grid_loss in the content loss (0: the paper)
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
@@ -82,6 +83,8 @@ class TrainConfig:
         if self.crop_size % self.scale:
             raise ValueError(f"crop_size {self.crop_size} must be divisible by scale "
                              f"{self.scale}")
+        if not self.grid_weight >= 0:
+            raise ValueError(f"grid_weight must be >= 0, got {self.grid_weight}")
         self.train_sets = tuple(self.train_sets)
 
     @classmethod

@@ -22,8 +22,8 @@ from torch import nn
 from .images import convert_image
 from .vgg import TruncatedVGG19
 
-__all__ = ["CONTENT_LOSSES", "PixelContentLoss", "VGGContentLoss", "content_loss",
-           "discriminator_loss", "generator_adversarial_loss", "perceptual_loss"]
+__all__ = ["CONTENT_LOSSES", "PixelContentLoss", "VGGContentLoss", "WithGridLoss", "content_loss",
+           "grid_loss", "discriminator_loss", "generator_adversarial_loss", "perceptual_loss"]
 
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
 
@@ -77,13 +77,64 @@ class VGGContentLoss(nn.Module):
         return F.mse_loss(self.features(sr), target)
 
 
-def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75):
+def grid_loss(sr, hr, period=4):
+    """How much more of a fixed ``period``-pixel pattern SR has than HR.
+
+    A sub-pixel convolution makes the ``period x period`` output pixels of each input
+    pixel with different filters. Where they disagree, the output carries a pattern that
+    repeats every ``period`` pixels: a grid, drawn over smooth areas too. The error SR - HR
+    is averaged over all the pixels at the same position within a period (per image and
+    channel): noise and detail, which fall on every position alike, average out; a grid
+    does not. Those ``period**2`` means, less their own mean (a shift of the whole
+    image's colour is not a grid), squared and averaged, are the loss. They are the
+    error's Fourier coefficients at the grid's frequencies, the peaks that
+    ``metrics.periodic_artefacts`` measures.
+
+    Args:
+        sr, hr (Tensor): (N, C, H, W) images, H and W multiples of ``period``.
+        period (int): the grid's period in pixels: the upscaling factor.
+
+    Returns:
+        Tensor: a scalar.
+
+    Explained in: book/06_training.ipynb
+    """
+    error = (sr - hr).float()
+    n, c, h, w = error.shape
+    # (N, C, H / p, p, W / p, p): axes 3 and 5 are the position within a period.
+    means = error.reshape(n, c, h // period, period, w // period, period).mean(dim=(2, 4))
+    return (means - means.mean(dim=(2, 3), keepdim=True)).square().mean()
+
+
+class WithGridLoss(nn.Module):
+    """A content loss plus ``weight * grid_loss``: our recipe's SRGAN stage, not the paper's.
+
+    Args:
+        content (nn.Module): the content loss, called as ``content(sr, hr)``.
+        weight (float): the grid loss's weight.
+        period (int): the grid's period: the upscaling factor.
+
+    Explained in: book/06_training.ipynb
+    """
+
+    def __init__(self, content, weight, period=4):
+        super().__init__()
+        self.content, self.weight, self.period = content, weight, period
+
+    def forward(self, sr, hr):
+        """``content(sr, hr) + weight * grid_loss(sr, hr)``: a scalar."""
+        return self.content(sr, hr) + self.weight * grid_loss(sr, hr, self.period)
+
+
+def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75, grid_weight=0.0, period=4):
     """Build a content loss by name: ``'mse'``, ``'vgg22'`` or ``'vgg54'``.
 
     Args:
         name (str): one of ``CONTENT_LOSSES``.
         weights (str | None): VGG weights for the VGG losses (see ``TruncatedVGG19``).
         rescale (float): the VGG losses' divisor of the feature maps (the paper's 12.75).
+        grid_weight (float): weight of a ``grid_loss`` added to it (0: none, as the paper).
+        period (int): the grid's period for ``grid_loss``: the upscaling factor.
 
     Returns:
         nn.Module: called as ``loss(sr, hr)`` with images in [-1, 1].
@@ -91,10 +142,12 @@ def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75):
     Explained in: book/03_content_loss.ipynb
     """
     if name == "mse":
-        return PixelContentLoss()
-    if name in ("vgg22", "vgg54"):
-        return VGGContentLoss(int(name[3]), int(name[4]), weights=weights, rescale=rescale)
-    raise ValueError(f"content loss must be one of {CONTENT_LOSSES}, got {name!r}")
+        loss = PixelContentLoss()
+    elif name in ("vgg22", "vgg54"):
+        loss = VGGContentLoss(int(name[3]), int(name[4]), weights=weights, rescale=rescale)
+    else:
+        raise ValueError(f"content loss must be one of {CONTENT_LOSSES}, got {name!r}")
+    return WithGridLoss(loss, grid_weight, period) if grid_weight else loss
 
 
 def discriminator_loss(hr_logits, sr_logits):

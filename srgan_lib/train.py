@@ -265,6 +265,8 @@ def _truncate_log(path, step):
 
 def _check_resumable(saved, config, path, step):
     current = config.to_dict()
+    # A field added after the checkpoint was made had its default value in that run.
+    saved = {**{k: v for k, v in type(config)().to_dict().items() if k not in saved}, **saved}
     resumable = set(_RESUMABLE)
     # The lr decay step may move while neither the old nor the new step has been reached:
     # until then both schedules computed exactly the same thing.
@@ -462,7 +464,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
     generator = _wrap(models["generator"], ctx, config)
     discriminator = (_wrap(models["discriminator"], ctx, config)
                      if "discriminator" in models else None)
-    content = content_loss(config.content_loss, rescale=config.vgg_rescale).to(ctx.device)
+    content = content_loss(config.content_loss, rescale=config.vgg_rescale,
+                           grid_weight=config.grid_weight, period=config.scale).to(ctx.device)
     loader = DataLoader(CropStream(dataset, config.seed),
                         batch_sampler=StepBatches(start, config.iterations, config.batch_size,
                                                   ctx.rank, ctx.world),

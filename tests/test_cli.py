@@ -115,6 +115,8 @@ BAD_NUMBERS = [
     ([*TRAIN, "--checkpoint-every", "0"], "--checkpoint-every", ">= 1"),
     ([*TRAIN, "--val-every", "0"], "--val-every", ">= 1"),
     ([*TRAIN, "--log-every", "-3"], "--log-every", ">= 1"),
+    ([*TRAIN, "--grid-weight", "-1"], "--grid-weight", ">= 0"),
+    ([*TRAIN, "--grid-weight", "nan"], "--grid-weight", ">= 0"),
 ]
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from srgan_lib.images import convert_image
-from srgan_lib.losses import (CONTENT_LOSSES, PixelContentLoss, VGGContentLoss, content_loss,
-                              discriminator_loss, generator_adversarial_loss, perceptual_loss)
+from srgan_lib.losses import (CONTENT_LOSSES, PixelContentLoss, VGGContentLoss, WithGridLoss,
+                              content_loss, discriminator_loss, generator_adversarial_loss,
+                              grid_loss, perceptual_loss)
 
 
 def test_pixel_content_loss_is_mse():
@@ -85,3 +86,44 @@ def test_vgg_content_loss_default_rescale_is_the_papers_12_75():
     raw = torch.mean((vgg(convert_image(sr, "[-1, 1]", "imagenet-norm"))
                       - vgg(convert_image(hr, "[-1, 1]", "imagenet-norm"))) ** 2)
     torch.testing.assert_close(default(sr, hr), raw / 12.75 ** 2)
+
+
+def test_grid_loss_is_the_mean_square_of_a_drawn_grid():
+    # HR plus a fixed 4x4 pattern of mean 0 repeated over the image: the loss is the
+    # pattern's mean square, exactly, whatever the image underneath.
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 24) * 2 - 1
+    pattern = torch.randn(3, 4, 4)
+    pattern -= pattern.mean(dim=(1, 2), keepdim=True)
+    sr = hr + pattern.repeat(1, 8, 6)
+    assert grid_loss(sr, hr).item() == pytest.approx(pattern.square().mean().item(), rel=1e-5)
+    assert grid_loss(hr, hr).item() == 0
+    # A colour shift is not a grid; nor is a pattern of another period (here 3 px, whose
+    # means over 4-px positions agree).
+    assert grid_loss(hr + 0.3, hr).item() == pytest.approx(0, abs=1e-12)
+    stripes = torch.tensor([0.5, -0.25, -0.25]).repeat(8)[:24]
+    assert grid_loss(hr + stripes.expand(2, 3, 32, 24), hr).item() < 1e-3
+
+
+def test_grid_loss_lets_noise_through_and_reads_the_period():
+    # Noise falls on every position alike: its means over the 16 positions, of 16x16 = 256
+    # pixels each, vary by 1/16 of it, so the loss is about 1/256 of the MSE.
+    torch.manual_seed(1)
+    hr = torch.zeros(4, 3, 64, 64)
+    sr = hr + 0.1 * torch.randn_like(hr)
+    assert grid_loss(sr, hr) < 0.03 * torch.nn.functional.mse_loss(sr, hr)
+    # A checkerboard of 2x2 squares repeats every 4 px: a grid for period 4, none for 2.
+    y, x = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    four = 0.1 * ((y // 2 + x // 2) % 2 * 2 - 1).float()
+    assert grid_loss(hr + four, hr, period=4).item() == pytest.approx(0.01)
+    assert grid_loss(hr + four, hr, period=2).item() == pytest.approx(0, abs=1e-12)
+
+
+def test_content_loss_with_a_grid_weight_adds_the_grid_loss():
+    torch.manual_seed(2)
+    sr, hr = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    assert isinstance(content_loss("mse"), PixelContentLoss)  # no weight: the paper's loss
+    loss = content_loss("mse", grid_weight=100, period=4)
+    assert isinstance(loss, WithGridLoss)
+    expected = torch.nn.functional.mse_loss(sr, hr) + 100 * grid_loss(sr, hr, 4)
+    assert loss(sr, hr).item() == pytest.approx(expected.item())

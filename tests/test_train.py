@@ -677,3 +677,41 @@ def test_gpu_check_refuses_politely_without_cuda(tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert run.stdout.count("\n") == 1 and "no CUDA GPU" in run.stdout and not run.stderr
+
+
+def test_checkpoint_from_before_a_new_field_resumes_with_its_default(tmp_path):
+    # A checkpoint written before TrainConfig had grid_weight ran without a grid loss: it
+    # resumes with grid_weight=0, and is refused, naming the field, with another value.
+    from srgan_lib.train import _check_resumable
+
+    config = TrainConfig.preset("ci", "srgan")
+    saved = config.to_dict()
+    del saved["grid_weight"]
+    _check_resumable(saved, config, tmp_path / "checkpoint.pt", 2)
+    with pytest.raises(SRGANError, match=r"grid_weight: 0.0 -> 100"):
+        _check_resumable(saved, config.replace(grid_weight=100), tmp_path / "checkpoint.pt", 2)
+
+
+def test_negative_grid_weight_is_refused():
+    with pytest.raises(ValueError, match="grid_weight must be >= 0"):
+        TrainConfig.preset("ci", "srgan", grid_weight=-1)
+
+
+def test_grid_weight_reaches_the_generators_loss(tmp_path, monkeypatch):
+    # --grid-weight on the command line ends in the content loss the engine trains with,
+    # and in the weights file's record of the run.
+    import srgan_lib.train as engine
+    from srgan_lib.__main__ import main
+    from srgan_lib.losses import WithGridLoss
+    from srgan_lib.weights import read_metadata
+
+    built = []
+    real = engine.content_loss
+    monkeypatch.setattr(engine, "content_loss", lambda *a, **k: built.append(real(*a, **k))
+                        or built[-1])
+    init = _tiny_srresnet_init(tmp_path, TrainConfig.preset("ci", "srgan"))
+    assert main(["train", "srgan", "--preset", "ci", "--iterations", "1", "--grid-weight", "100",
+                 "--out", str(tmp_path / "run"), "--init", str(init), "--no-progress"]) == 0
+    assert isinstance(built[0], WithGridLoss) and built[0].weight == 100 and built[0].period == 4
+    config = json.loads(read_metadata(tmp_path / "run" / "srgan.safetensors")["config"])
+    assert config["grid_weight"] == 100
