@@ -1,10 +1,11 @@
 """The rendered book in a real browser: headless Chromium driven by Playwright.
 
-Run by `.ci/run` after it installs Debian's `chromium`, Playwright and a local MathJax
-(`npm install --prefix .ci/node mathjax@3`); deselected from a plain `pytest` (marker
-`browser`), since it needs those. Nothing is downloaded at test time: the pages are served
-from 127.0.0.1, and the one CDN file the book references (MathJax) is answered from the
-local copy.
+Run by `.ci/run` after it installs Debian's `chromium`, Playwright and local copies of
+MathJax and ONNX Runtime Web (`npm install --prefix .ci/node mathjax@3
+onnxruntime-web@1.30.0`); deselected from a plain `pytest` (marker `browser`), since it
+needs those. Nothing is downloaded at test time: the pages are served from 127.0.0.1, and
+the CDN files the book references (MathJax on every page, ONNX Runtime Web on the upscaling
+page) are answered from the local copies (tools/local_site.py).
 
 Screenshots of the slider at two handle positions are saved under `artifacts/` (ignored
 by git) for a person to look at: `slider_*.png` from a test page, `book_slider_[ab].png`
@@ -13,11 +14,9 @@ from the comparison chapter of the built book.
 
 import base64
 import functools
-import http.server
 import io
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,14 @@ import pytest
 from PIL import Image
 
 from srgan_lib.slider import slider_html
+from tools.local_site import NODE_MODULES, answer_cdn_locally, serve
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-MATHJAX = ROOT / ".ci" / "node" / "node_modules" / "mathjax" / "es5"
-ORT = ROOT / ".ci" / "node" / "node_modules" / "onnxruntime-web" / "dist"
-CONTENT_TYPES = {".wasm": "application/wasm", ".json": "application/json"}
+MATHJAX = NODE_MODULES / "mathjax" / "es5"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
@@ -49,40 +47,13 @@ def browser():
         chromium.close()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(folder):
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def open_page(browser, url, errors, javascript=True, width=900, init_script=None):
     context = browser.new_context(java_script_enabled=javascript,
                                   viewport={"width": width, "height": 700})
     if init_script:  # run in every page before its own scripts
         context.add_init_script(init_script)
 
-    def route(request_route):
-        url = request_route.request.url
-        if url.startswith("http://127.0.0.1"):
-            return request_route.continue_()
-        if "mathjax" in url and MATHJAX.is_dir():  # the CDN file, from the local copy
-            return request_route.fulfill(path=str(MATHJAX / url.rsplit("/es5/", 1)[1]))
-        if "onnxruntime-web" in url and ORT.is_dir():  # likewise ONNX Runtime Web
-            path = ORT / url.rsplit("/dist/", 1)[1]
-            # Its worker imports modules and fetches wasm across origins: CORS, as the CDN.
-            headers = {"Access-Control-Allow-Origin": "*",
-                       "Content-Type": CONTENT_TYPES.get(path.suffix, "text/javascript")}
-            return request_route.fulfill(path=str(path), headers=headers)
-        errors.append(f"request outside the machine: {url}")
-        return request_route.abort()
-
-    context.route("**/*", route)
+    answer_cdn_locally(context, errors)  # the CDN files from .ci/node
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
