@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from srgan_lib.slider import slider_html
-from tools.local_site import NODE_MODULES, answer_cdn_locally, serve
+from tools.local_site import ISOLATION_HEADERS, NODE_MODULES, answer_cdn_locally, serve
 
 pytestmark = pytest.mark.browser
 
@@ -384,6 +384,57 @@ def test_upscale_page_takes_a_greyscale_png(browser, book, photo, tmp_path):
     diff = differences(got, python_result(grey.convert("RGB")))
     print("greyscale: max, mean difference", diff)
     assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@pytest.fixture(scope="module")
+def isolated_book(book):
+    """The built book served cross-origin isolated (COOP and COEP on every response, as a
+    host can be set up to send): the page's URL root."""
+    server, url = serve(book[0], headers=ISOLATION_HEADERS)
+    yield url
+    server.shutdown()
+
+
+def test_upscale_page_runs_on_threads_when_cross_origin_isolated(browser, isolated_book,
+                                                                 photo):
+    # Isolated, the worker has SharedArrayBuffer and runs ONNX Runtime's threaded
+    # WebAssembly with a thread per core (a plain host, as above, gets one thread). Every
+    # file the page loads must then be same-origin with COEP of its own (the worker) or
+    # carry CORP (ONNX Runtime's scripts, modules and .wasm: jsDelivr sends CORP, and so
+    # does the local stand-in; Chromium does not check it on a response that Playwright
+    # fulfils, measured, so only the same-origin half is tested here).
+    errors = []
+    page = open_page(browser, f"{isolated_book}/{UPSCALE_PAGE}", errors)
+    assert page.evaluate("self.crossOriginIsolated")
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    assert cores > 1, "threads need a machine with more than one core"
+    got = upscaled(page, photo, (40, 32))
+    assert page.inner_text("#upscale-status").endswith(f" s (WebAssembly, {cores} threads).")
+    diff = differences(got, python_result(Image.open(photo).convert("RGB")))
+    print(f"{cores} threads: max, mean difference", diff)
+    assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def test_upscale_page_says_so_when_its_worker_cannot_start(browser, isolated_book, photo):
+    # A host that sends COEP with its pages but not with worker.js: an isolated page may
+    # not start such a worker (Chromium refuses it). The page says so in its one line
+    # instead of waiting at "Starting..." for ever.
+    def without_coep(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={
+            k: v for k, v in response.headers.items()
+            if k.lower() != "cross-origin-embedder-policy"})
+
+    errors = []
+    page = open_page(browser, f"{isolated_book}/{UPSCALE_PAGE}", errors)
+    page.context.route("**/_static/upscale/worker.js", without_coep)  # the Worker's request
+    state, line = upload(page, photo)
+    assert state == "error", line
+    assert line == "astronaut_crop.png: the upscaling worker did not start (worker.js did " \
+        "not load).", line
+    assert page.is_disabled("#upscale-cancel") and page.is_hidden("#upscale-progress")
     assert [e for e in errors if e not in THEME_NOISE] == []
 
 

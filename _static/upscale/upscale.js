@@ -134,6 +134,16 @@
         show(lr.canvas, msg, alpha, name);
       }
     };
+    // The worker's own errors come as messages; this is for a worker that never ran: its
+    // script did not load (a network error; a cross-origin isolated host that sends the
+    // page but not worker.js with COEP) or did not compile. Say so, rather than wait.
+    worker.onerror = function (event) {
+      event.preventDefault();
+      worker.terminate();
+      worker = null;
+      finish(name + ": the upscaling worker did not start (" +
+             (event.message || "worker.js did not load") + ").", "error");
+    };
     say("Starting...", "running");
     root.setAttribute("data-tile-used", tile);
     worker.postMessage({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha),
