@@ -15,6 +15,7 @@ from the comparison chapter of the built book.
 import base64
 import functools
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -435,6 +436,85 @@ def test_upscale_page_says_so_when_its_worker_cannot_start(browser, isolated_boo
     assert line == "astronaut_crop.png: the upscaling worker did not start (worker.js did " \
         "not load).", line
     assert page.is_disabled("#upscale-cancel") and page.is_hidden("#upscale-progress")
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@pytest.fixture(scope="module")
+def webgpu_browser(browser):
+    """A second Chromium, with WebGPU switched on (--enable-unsafe-webgpu). Headless and with
+    no GPU it offers SwiftShader's software adapter ("google", "swiftshader"), to pages and
+    to their workers alike (measured, Chromium 156; without the switch: no adapter)."""
+    chromium = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
+                                           args=FLAGS + ["--enable-unsafe-webgpu"])
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def thumbnail(tmp_path_factory):
+    """An 8x8 crop of the astronaut photo. WebGPU on SwiftShader is slow: 6 s for this one,
+    60 s for the 40x32 `photo`, plus 10 s to start (measured on 2 busy cores)."""
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("thumbnail") / "thumbnail.png"
+    Image.fromarray(data.astronaut()[60:68, 180:188]).save(path)
+    return path
+
+
+def test_upscale_page_runs_on_webgpu_where_the_browser_offers_it(webgpu_browser, book,
+                                                                 thumbnail):
+    _, url = book
+    errors = []
+    page = open_page(webgpu_browser, f"{url}/{UPSCALE_PAGE}", errors)
+    assert page.evaluate("navigator.gpu.requestAdapter().then(a => a.info.architecture)") \
+        == "swiftshader"
+    got = upscaled(page, thumbnail, (8, 8))
+    assert page.inner_text("#upscale-status").endswith(" s (WebGPU).")
+    diff = differences(got, python_result(Image.open(thumbnail).convert("RGB")))
+    print("WebGPU (SwiftShader): max, mean difference", diff)
+    assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def before_each_worker(prelude):
+    """An init script for a page: every Worker the page starts runs the JavaScript
+    `prelude` first, then its own script. (Playwright's init scripts reach pages, not
+    workers; this starts the worker from a blob: URL of the page's origin instead, which
+    imports the real script.)"""
+    return f"""(() => {{
+      const Original = self.Worker, prelude = {json.dumps(prelude)};
+      self.Worker = function (url, options) {{
+        const source = prelude + "\\nimportScripts(" + JSON.stringify(String(url)) + ");";
+        return new Original(URL.createObjectURL(new Blob([source])), options);
+      }};
+    }})()"""
+
+
+# In the worker: a GPU adapter, as before, but no device from it.
+NO_GPU_DEVICE = ("GPUAdapter.prototype.requestDevice = () => "
+                 "Promise.reject(new Error('a test: no device'));")
+
+
+def test_upscale_page_falls_back_to_webassembly_when_webgpu_fails(webgpu_browser, book,
+                                                                  thumbnail):
+    # The browser offers an adapter, so the worker loads ONNX Runtime's WebGPU build, but
+    # the session fails to start. That runtime is lost (its WebAssembly session then never
+    # comes: measured, ONNX Runtime Web 1.30): the page starts a new worker with the
+    # WebAssembly build, and keeps to it for the next image.
+    _, url = book
+    errors, runtimes = [], []
+    page = open_page(webgpu_browser, f"{url}/{UPSCALE_PAGE}", errors,
+                     init_script=before_each_worker(NO_GPU_DEVICE))
+    page.context.on("request", lambda r: runtimes.append(r.url.rsplit("/", 1)[1])
+                    if r.url.endswith(".min.js") and "onnxruntime-web" in r.url else None)
+    want = python_result(Image.open(thumbnail).convert("RGB"))
+    for runs in (["ort.webgpu.min.js", "ort.wasm.min.js"], ["ort.wasm.min.js"]):
+        runtimes.clear()
+        got = upscaled(page, thumbnail, (8, 8))
+        assert page.inner_text("#upscale-status").endswith(" s (WebAssembly, 1 thread).")
+        assert runtimes == runs
+        diff = differences(got, want)
+        assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN, diff
     assert [e for e in errors if e not in THEME_NOISE] == []
 
 
