@@ -48,7 +48,11 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, url, errors, javascript=True, width=900, init_script=None):
+def open_page(browser, url, errors, javascript=True, width=900, init_script=None,
+              wait_until="networkidle"):
+    """A new page (in a context of its own) at `url`, CDN files answered locally; console
+    errors and uncaught exceptions are appended to `errors`. `wait_until`: Playwright's
+    navigation event to wait for (networkidle: half a second with no requests)."""
     context = browser.new_context(java_script_enabled=javascript,
                                   viewport={"width": width, "height": 700})
     if init_script:  # run in every page before its own scripts
@@ -58,7 +62,7 @@ def open_page(browser, url, errors, javascript=True, width=900, init_script=None
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until=wait_until)
     return page
 
 
@@ -170,29 +174,36 @@ def test_every_page_loads_without_console_errors_and_fits_a_laptop_screen(browse
         page.context.close()
 
 
+def as_served(browser, url, names):
+    """(name, page) for each book page in `names`, one after the other in one tab, read as
+    the server sends them: no scripts run, and no image is waited for. For what the build
+    writes into the HTML (tables, links), in a fraction of the time a full load takes."""
+    page = open_page(browser, f"{url}/index.html", [], javascript=False, width=1280,
+                     wait_until="domcontentloaded")
+    for name in names:
+        page.goto(f"{url}/book/{name}.html", wait_until="domcontentloaded")
+        yield name, page
+    page.context.close()
+
+
 def test_results_tables_render_as_html_tables(browser, book):
-    html_root, url = book
-    for name, header in RESULT_TABLES.items():
-        errors = []
-        page = open_page(browser, f"{url}/book/{name}.html", errors, width=1280)
+    _, url = book
+    for name, page in as_served(browser, url, RESULT_TABLES):
+        header = RESULT_TABLES[name]
         headers = page.eval_on_selector_all(
             "article table", "ts => ts.map(t => [...t.querySelectorAll('thead th')]"
             ".map(th => th.innerText.trim()))")
         assert any(h[:len(header)] == header for h in headers), (name, headers)
-        page.context.close()
 
 
 def test_colab_buttons_open_the_right_notebook(browser, book):
     html_root, url = book
-    for name in chapters(html_root):
-        errors = []
-        page = open_page(browser, f"{url}/book/{name}.html", errors)
+    for name, page in as_served(browser, url, chapters(html_root)):
         links = page.eval_on_selector_all(
             "a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
         assert links, f"{name}: no Colab link"
         assert all(link.endswith(f"/blob/main/book/{name}.ipynb") for link in links), links
         assert (ROOT / "book" / f"{name}.ipynb").exists()
-        page.context.close()
 
 
 def element_image(locator, path):
@@ -452,8 +463,9 @@ def webgpu_browser(browser):
 
 @pytest.fixture(scope="module")
 def thumbnail(tmp_path_factory):
-    """An 8x8 crop of the astronaut photo. WebGPU on SwiftShader is slow: 6 s for this one,
-    60 s for the 40x32 `photo`, plus 10 s to start (measured on 2 busy cores)."""
+    """An 8x8 crop of the astronaut photo. WebGPU on SwiftShader is slow: about 5 s for this
+    one, mostly a fixed cost (as for 4x4), 60 s for the 40x32 `photo`, and 10 s more to
+    start (measured on 2 busy cores)."""
     from skimage import data
 
     path = tmp_path_factory.mktemp("thumbnail") / "thumbnail.png"
@@ -597,7 +609,7 @@ def device_memory(gb):
     return f"Object.defineProperty(navigator, 'deviceMemory', {{get: () => {value}}})"
 
 
-def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, photo,
+def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, thumbnail,
                                                                 tmp_path):
     # A 256-pixel tile needs about 1.2 GB (tools/page_memory.py); where Chrome reports 4 GB
     # of memory or less the page runs 128-pixel tiles instead, with the same result. This
@@ -609,7 +621,7 @@ def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, p
         errors = []
         page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors, init_script=device_memory(gb))
         assert page.evaluate("navigator.deviceMemory") == gb
-        upscaled(page, photo, (40, 32))
+        upscaled(page, thumbnail, (8, 8))
         assert page.get_attribute("#upscale-app", "data-tile-used") == tile, gb
         assert [e for e in errors if e not in THEME_NOISE] == []
         page.context.close()
