@@ -16,6 +16,7 @@ import base64
 import functools
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -246,6 +247,17 @@ def test_book_slider_reveals_the_other_method_under_the_handle(browser, book):
 
 UPSCALE_PAGE = "book/12_upscale_in_the_browser.html"
 FINAL_STATES = "['done', 'error', 'too-large', 'refused', 'cancelled']"
+
+
+def test_only_the_upscaling_page_loads_its_scripts(book):
+    # Jupyter Book puts every .js file under _static/ on every page; run in a page,
+    # worker.js answers any message posted to the window with two more, for ever
+    # (tools/export_site_models.py keeps them off).
+    html_root, _ = book
+    for path in sorted(html_root.rglob("*.html")):
+        scripts = re.findall(r'<script[^>]*\ssrc="([^"]*upscale/[^"]*)"', path.read_text())
+        want = ["../_static/upscale/upscale.js"] if path.name == Path(UPSCALE_PAGE).name else []
+        assert scripts == want, (path.relative_to(html_root), scripts)
 
 
 def upload(page, path):
