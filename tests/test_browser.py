@@ -425,9 +425,8 @@ def test_upscale_page_runs_on_threads_when_cross_origin_isolated(browser, isolat
     # Isolated, the worker has SharedArrayBuffer and runs ONNX Runtime's threaded
     # WebAssembly with a thread per core (a plain host, as above, gets one thread). Every
     # file the page loads must then be same-origin with COEP of its own (the worker) or
-    # carry CORP (ONNX Runtime's scripts, modules and .wasm: jsDelivr sends CORP, and so
-    # does the local stand-in; Chromium does not check it on a response that Playwright
-    # fulfils, measured, so only the same-origin half is tested here).
+    # carry CORP (ONNX Runtime's scripts, modules and .wasm, as jsDelivr and its local
+    # stand-in send them).
     errors = []
     page = open_page(browser, f"{isolated_book}/{UPSCALE_PAGE}", errors)
     assert page.evaluate("self.crossOriginIsolated")
@@ -530,7 +529,8 @@ def test_upscale_page_falls_back_to_webassembly_when_webgpu_fails(webgpu_browser
     page = open_page(webgpu_browser, f"{url}/{UPSCALE_PAGE}", errors,
                      init_script=before_each_worker(NO_GPU_DEVICE))
     page.context.on("request", lambda r: runtimes.append(r.url.rsplit("/", 1)[1])
-                    if r.url.endswith(".min.js") and "onnxruntime-web" in r.url else None)
+                    if r.url.startswith("https://cdn.jsdelivr.net/npm/onnxruntime-web@")
+                    and r.url.endswith(".min.js") else None)
     want = python_result(Image.open(thumbnail).convert("RGB"))
     for runs in (["ort.webgpu.min.js", "ort.wasm.min.js"], ["ort.wasm.min.js"]):
         runtimes.clear()

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tools.local_site import (ISOLATION_HEADERS, answer_cdn_locally, content_type, local_copy,
-                              serve)
+from tools.local_site import (CDN_HEADERS, ISOLATION_HEADERS, answer_cdn_locally, cdn_server,
+                              local_copy, serve)
 
 
 @pytest.fixture
@@ -108,11 +108,20 @@ def test_local_copy_maps_jsdelivr_urls_of_the_installed_version(node_modules):
                       node_modules) is None
 
 
-def test_content_types_are_the_cdns():
-    assert content_type("a/ort.min.js") == content_type("b/x.mjs") == "text/javascript"
-    assert content_type("ort-wasm-simd-threaded.wasm") == "application/wasm"
-    assert content_type("x.js.map") == "application/json"
-    assert content_type("MathJax_Main-Regular.woff") == "font/woff"
+def test_serve_sends_the_content_types_of_a_cdn(tmp_path):
+    for name in ("ort.min.js", "ort.min.mjs", "ort.wasm", "ort.min.js.map", "Main.woff"):
+        (tmp_path / name).write_bytes(b"x")
+    server, url = serve(tmp_path)
+    try:
+        kinds = {}
+        for name in ("ort.min.js", "ort.min.mjs", "ort.wasm", "ort.min.js.map", "Main.woff"):
+            with urllib.request.urlopen(f"{url}/{name}") as response:
+                kinds[name] = response.headers["Content-Type"]
+    finally:
+        server.shutdown()
+    assert kinds == {"ort.min.js": "text/javascript", "ort.min.mjs": "text/javascript",
+                     "ort.wasm": "application/wasm", "ort.min.js.map": "application/json",
+                     "Main.woff": "font/woff"}
 
 
 class FakeRoute:
@@ -125,8 +134,8 @@ class FakeRoute:
     def continue_(self):
         self.answer = ("continue",)
 
-    def fulfill(self, path, headers):
-        self.answer = ("fulfill", path, headers)
+    def fulfill(self, status, headers):
+        self.answer = ("fulfill", status, headers)
 
     def abort(self):
         self.answer = ("abort",)
@@ -146,11 +155,16 @@ def test_the_route_answers_the_cdn_locally_and_refuses_the_rest(node_modules):
         return route.answer
 
     assert answer("http://127.0.0.1:8000/book/index.html") == ("continue",)
-    kind, path, headers = answer(f"{CDN}/onnxruntime-web@1.30.0/dist/ort-wasm-simd-threaded.wasm")
-    assert (kind, path) == ("fulfill", str(node_modules / "onnxruntime-web" / "dist" /
-                                           "ort-wasm-simd-threaded.wasm"))
-    assert headers == {"Access-Control-Allow-Origin": "*", "Content-Type": "application/wasm",
-                       "Cross-Origin-Resource-Policy": "cross-origin"}
+    # A CDN file: redirected to the local copy, which comes with the CDN's headers.
+    kind, status, headers = answer(f"{CDN}/onnxruntime-web@1.30.0/dist/"
+                                   "ort-wasm-simd-threaded.wasm")
+    local = f"{cdn_server(node_modules)}/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm"
+    assert (kind, status, headers) == ("fulfill", 307, {**CDN_HEADERS, "Location": local})
+    with urllib.request.urlopen(local) as response:
+        assert response.read() == b"\0asm"
+        assert response.headers["Content-Type"] == "application/wasm"
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
     assert errors == []
     assert answer("https://fonts.example.org/a.woff2") == ("abort",)
     assert answer(f"{CDN}/onnxruntime-web@1.31.0/dist/ort.wasm.min.js") == ("abort",)
