@@ -475,8 +475,8 @@ def webgpu_browser(browser):
 @pytest.fixture(scope="module")
 def thumbnail(tmp_path_factory):
     """An 8x8 crop of the astronaut photo. WebGPU on SwiftShader is slow: about 5 s for this
-    one, mostly a fixed cost (as for 4x4), 60 s for the 40x32 `photo`, and 10 s more to
-    start (measured on 2 busy cores)."""
+    one, mostly a fixed cost (as for 4x4), and 60 s for the 40x32 `photo` (measured on 2
+    busy cores)."""
     from skimage import data
 
     path = tmp_path_factory.mktemp("thumbnail") / "thumbnail.png"
@@ -513,7 +513,7 @@ def before_each_worker(prelude):
     }})()"""
 
 
-# In the worker: a GPU adapter, as before, but no device from it.
+# In the worker: the GPU adapter is still offered, but no device comes from it.
 NO_GPU_DEVICE = ("GPUAdapter.prototype.requestDevice = () => "
                  "Promise.reject(new Error('a test: no device'));")
 
