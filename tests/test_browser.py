@@ -179,12 +179,16 @@ def as_served(browser, url, names):
     """(name, page) for each book page in `names`, one after the other in one tab, read as
     the server sends them: no scripts run, and no image is waited for. For what the build
     writes into the HTML (tables, links), in a fraction of the time a full load takes."""
-    page = open_page(browser, f"{url}/index.html", [], javascript=False, width=1280,
-                     wait_until="domcontentloaded")
+    page = None
     for name in names:
-        page.goto(f"{url}/book/{name}.html", wait_until="domcontentloaded")
+        if page is None:
+            page = open_page(browser, f"{url}/book/{name}.html", [], javascript=False,
+                             width=1280, wait_until="domcontentloaded")
+        else:
+            page.goto(f"{url}/book/{name}.html", wait_until="domcontentloaded")
         yield name, page
-    page.context.close()
+    if page is not None:
+        page.context.close()
 
 
 def test_results_tables_render_as_html_tables(browser, book):
