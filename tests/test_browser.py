@@ -1,10 +1,11 @@
 """The rendered book in a real browser: headless Chromium driven by Playwright.
 
-Run by `.ci/run` after it installs Debian's `chromium`, Playwright and a local MathJax
-(`npm install --prefix .ci/node mathjax@3`); deselected from a plain `pytest` (marker
-`browser`), since it needs those. Nothing is downloaded at test time: the pages are served
-from 127.0.0.1, and the one CDN file the book references (MathJax) is answered from the
-local copy.
+Run by `.ci/run` after it installs Debian's `chromium`, Playwright and local copies of
+MathJax and ONNX Runtime Web (`npm install --prefix .ci/node mathjax@3
+onnxruntime-web@1.30.0`); deselected from a plain `pytest` (marker `browser`), since it
+needs those. Nothing is downloaded at test time: the pages are served from 127.0.0.1, and
+the CDN files the book references (MathJax on every page, ONNX Runtime Web on the upscaling
+page) are answered from the local copies (tools/local_site.py).
 
 Screenshots of the slider at two handle positions are saved under `artifacts/` (ignored
 by git) for a person to look at: `slider_*.png` from a test page, `book_slider_[ab].png`
@@ -13,11 +14,11 @@ from the comparison chapter of the built book.
 
 import base64
 import functools
-import http.server
 import io
+import json
+import re
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +26,14 @@ import pytest
 from PIL import Image
 
 from srgan_lib.slider import slider_html
+from tools.local_site import ISOLATION_HEADERS, NODE_MODULES, answer_cdn_locally, serve
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-MATHJAX = ROOT / ".ci" / "node" / "node_modules" / "mathjax" / "es5"
-ORT = ROOT / ".ci" / "node" / "node_modules" / "onnxruntime-web" / "dist"
-CONTENT_TYPES = {".wasm": "application/wasm", ".json": "application/json"}
+MATHJAX = NODE_MODULES / "mathjax" / "es5"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
@@ -49,44 +49,21 @@ def browser():
         chromium.close()
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(folder):
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def open_page(browser, url, errors, javascript=True, width=900, init_script=None):
+def open_page(browser, url, errors, javascript=True, width=900, init_script=None,
+              wait_until="networkidle"):
+    """A new page (in a context of its own) at `url`, CDN files answered locally; console
+    errors and uncaught exceptions are appended to `errors`. `wait_until`: Playwright's
+    navigation event to wait for (networkidle: half a second with no requests)."""
     context = browser.new_context(java_script_enabled=javascript,
                                   viewport={"width": width, "height": 700})
     if init_script:  # run in every page before its own scripts
         context.add_init_script(init_script)
 
-    def route(request_route):
-        url = request_route.request.url
-        if url.startswith("http://127.0.0.1"):
-            return request_route.continue_()
-        if "mathjax" in url and MATHJAX.is_dir():  # the CDN file, from the local copy
-            return request_route.fulfill(path=str(MATHJAX / url.rsplit("/es5/", 1)[1]))
-        if "onnxruntime-web" in url and ORT.is_dir():  # likewise ONNX Runtime Web
-            path = ORT / url.rsplit("/dist/", 1)[1]
-            # Its worker imports modules and fetches wasm across origins: CORS, as the CDN.
-            headers = {"Access-Control-Allow-Origin": "*",
-                       "Content-Type": CONTENT_TYPES.get(path.suffix, "text/javascript")}
-            return request_route.fulfill(path=str(path), headers=headers)
-        errors.append(f"request outside the machine: {url}")
-        return request_route.abort()
-
-    context.route("**/*", route)
+    answer_cdn_locally(context, errors)  # the CDN files from .ci/node
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until=wait_until)
     return page
 
 
@@ -198,29 +175,40 @@ def test_every_page_loads_without_console_errors_and_fits_a_laptop_screen(browse
         page.context.close()
 
 
+def as_served(browser, url, names):
+    """(name, page) for each book page in `names`, one after the other in one tab, read as
+    the server sends them: no scripts run, and no image is waited for. For what the build
+    writes into the HTML (tables, links), in a fraction of the time a full load takes."""
+    page = None
+    for name in names:
+        if page is None:
+            page = open_page(browser, f"{url}/book/{name}.html", [], javascript=False,
+                             width=1280, wait_until="domcontentloaded")
+        else:
+            page.goto(f"{url}/book/{name}.html", wait_until="domcontentloaded")
+        yield name, page
+    if page is not None:
+        page.context.close()
+
+
 def test_results_tables_render_as_html_tables(browser, book):
-    html_root, url = book
-    for name, header in RESULT_TABLES.items():
-        errors = []
-        page = open_page(browser, f"{url}/book/{name}.html", errors, width=1280)
+    _, url = book
+    for name, page in as_served(browser, url, RESULT_TABLES):
+        header = RESULT_TABLES[name]
         headers = page.eval_on_selector_all(
             "article table", "ts => ts.map(t => [...t.querySelectorAll('thead th')]"
             ".map(th => th.innerText.trim()))")
         assert any(h[:len(header)] == header for h in headers), (name, headers)
-        page.context.close()
 
 
 def test_colab_buttons_open_the_right_notebook(browser, book):
     html_root, url = book
-    for name in chapters(html_root):
-        errors = []
-        page = open_page(browser, f"{url}/book/{name}.html", errors)
+    for name, page in as_served(browser, url, chapters(html_root)):
         links = page.eval_on_selector_all(
             "a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
         assert links, f"{name}: no Colab link"
         assert all(link.endswith(f"/blob/main/book/{name}.ipynb") for link in links), links
         assert (ROOT / "book" / f"{name}.ipynb").exists()
-        page.context.close()
 
 
 def element_image(locator, path):
@@ -263,6 +251,17 @@ def test_book_slider_reveals_the_other_method_under_the_handle(browser, book):
 
 UPSCALE_PAGE = "book/12_upscale_in_the_browser.html"
 FINAL_STATES = "['done', 'error', 'too-large', 'refused', 'cancelled']"
+
+
+def test_only_the_upscaling_page_loads_its_scripts(book):
+    # Jupyter Book puts every .js file under _static/ on every page; run in a page,
+    # worker.js answers any message posted to the window with two more, for ever
+    # (tools/export_site_models.py keeps them off).
+    html_root, _ = book
+    for path in sorted(html_root.rglob("*.html")):
+        scripts = re.findall(r'<script[^>]*\ssrc="([^"]*upscale/[^"]*)"', path.read_text())
+        want = ["../_static/upscale/upscale.js"] if path.name == Path(UPSCALE_PAGE).name else []
+        assert scripts == want, (path.relative_to(html_root), scripts)
 
 
 def upload(page, path):
@@ -417,6 +416,137 @@ def test_upscale_page_takes_a_greyscale_png(browser, book, photo, tmp_path):
 
 
 @pytest.fixture(scope="module")
+def isolated_book(book):
+    """The built book served cross-origin isolated (COOP and COEP on every response, as a
+    host can be set up to send): the page's URL root."""
+    server, url = serve(book[0], headers=ISOLATION_HEADERS)
+    yield url
+    server.shutdown()
+
+
+def test_upscale_page_runs_on_threads_when_cross_origin_isolated(browser, isolated_book,
+                                                                 photo):
+    # Isolated, the worker has SharedArrayBuffer and runs ONNX Runtime's threaded
+    # WebAssembly with a thread per core (a plain host, as above, gets one thread). Every
+    # file the page loads must then be same-origin with COEP of its own (the worker) or
+    # carry CORP (ONNX Runtime's scripts, modules and .wasm, as jsDelivr and its local
+    # stand-in send them).
+    errors = []
+    page = open_page(browser, f"{isolated_book}/{UPSCALE_PAGE}", errors)
+    assert page.evaluate("self.crossOriginIsolated")
+    cores = page.evaluate("navigator.hardwareConcurrency")
+    assert cores > 1, "threads need a machine with more than one core"
+    got = upscaled(page, photo, (40, 32))
+    assert page.inner_text("#upscale-status").endswith(f" s (WebAssembly, {cores} threads).")
+    diff = differences(got, python_result(Image.open(photo).convert("RGB")))
+    print(f"{cores} threads: max, mean difference", diff)
+    assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def test_upscale_page_says_so_when_its_worker_cannot_start(browser, isolated_book, photo):
+    # A host that sends COEP with its pages but not with worker.js: an isolated page may
+    # not start such a worker (Chromium refuses it). The page says so in its one line
+    # instead of waiting at "Starting..." for ever.
+    def without_coep(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={
+            k: v for k, v in response.headers.items()
+            if k.lower() != "cross-origin-embedder-policy"})
+
+    errors = []
+    page = open_page(browser, f"{isolated_book}/{UPSCALE_PAGE}", errors)
+    page.context.route("**/_static/upscale/worker.js", without_coep)  # the Worker's request
+    state, line = upload(page, photo)
+    assert state == "error", line
+    assert line == "astronaut_crop.png: the upscaling worker did not start (worker.js did " \
+        "not load).", line
+    assert page.is_disabled("#upscale-cancel") and page.is_hidden("#upscale-progress")
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@pytest.fixture(scope="module")
+def webgpu_browser(browser):
+    """A second Chromium, with WebGPU switched on (--enable-unsafe-webgpu). Headless and with
+    no GPU it offers SwiftShader's software adapter ("google", "swiftshader"), to pages and
+    to their workers alike (measured, Chromium 156; without the switch: no adapter)."""
+    chromium = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
+                                           args=FLAGS + ["--enable-unsafe-webgpu"])
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def thumbnail(tmp_path_factory):
+    """An 8x8 crop of the astronaut photo. WebGPU on SwiftShader is slow: about 5 s for this
+    one, mostly a fixed cost (as for 4x4), and 60 s for the 40x32 `photo` (measured on 2
+    busy cores)."""
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("thumbnail") / "thumbnail.png"
+    Image.fromarray(data.astronaut()[60:68, 180:188]).save(path)
+    return path
+
+
+def test_upscale_page_runs_on_webgpu_where_the_browser_offers_it(webgpu_browser, book,
+                                                                 thumbnail):
+    _, url = book
+    errors = []
+    page = open_page(webgpu_browser, f"{url}/{UPSCALE_PAGE}", errors)
+    assert page.evaluate("navigator.gpu.requestAdapter().then(a => a.info.architecture)") \
+        == "swiftshader"
+    got = upscaled(page, thumbnail, (8, 8))
+    assert page.inner_text("#upscale-status").endswith(" s (WebGPU).")
+    diff = differences(got, python_result(Image.open(thumbnail).convert("RGB")))
+    print("WebGPU (SwiftShader): max, mean difference", diff)
+    assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+def before_each_worker(prelude):
+    """An init script for a page: every Worker the page starts runs the JavaScript
+    `prelude` first, then its own script. (Playwright's init scripts reach pages, not
+    workers; this starts the worker from a blob: URL of the page's origin instead, which
+    imports the real script.)"""
+    return f"""(() => {{
+      const Original = self.Worker, prelude = {json.dumps(prelude)};
+      self.Worker = function (url, options) {{
+        const source = prelude + "\\nimportScripts(" + JSON.stringify(String(url)) + ");";
+        return new Original(URL.createObjectURL(new Blob([source])), options);
+      }};
+    }})()"""
+
+
+# In the worker: the GPU adapter is still offered, but no device comes from it.
+NO_GPU_DEVICE = ("GPUAdapter.prototype.requestDevice = () => "
+                 "Promise.reject(new Error('a test: no device'));")
+
+
+def test_upscale_page_falls_back_to_webassembly_when_webgpu_fails(webgpu_browser, book,
+                                                                  thumbnail):
+    # The browser offers an adapter, so the worker loads ONNX Runtime's WebGPU build, but
+    # the session fails to start. That runtime is lost (its WebAssembly session then never
+    # comes: measured, ONNX Runtime Web 1.30): the page starts a new worker with the
+    # WebAssembly build, and keeps to it for the next image.
+    _, url = book
+    errors, runtimes = [], []
+    page = open_page(webgpu_browser, f"{url}/{UPSCALE_PAGE}", errors,
+                     init_script=before_each_worker(NO_GPU_DEVICE))
+    page.context.on("request", lambda r: runtimes.append(r.url.rsplit("/", 1)[1])
+                    if r.url.startswith("https://cdn.jsdelivr.net/npm/onnxruntime-web@")
+                    and r.url.endswith(".min.js") else None)
+    want = python_result(Image.open(thumbnail).convert("RGB"))
+    for runs in (["ort.webgpu.min.js", "ort.wasm.min.js"], ["ort.wasm.min.js"]):
+        runtimes.clear()
+        got = upscaled(page, thumbnail, (8, 8))
+        assert page.inner_text("#upscale-status").endswith(" s (WebAssembly, 1 thread).")
+        assert runtimes == runs
+        diff = differences(got, want)
+        assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN, diff
+    assert [e for e in errors if e not in THEME_NOISE] == []
+
+
+@pytest.fixture(scope="module")
 def deep_photo():
     """A 32x40 photo with 16 bits of real detail: a 128x160 crop of skimage's astronaut,
     averaged over 4x4 blocks in floating point, as (H, W, 3) uint16."""
@@ -495,7 +625,7 @@ def device_memory(gb):
     return f"Object.defineProperty(navigator, 'deviceMemory', {{get: () => {value}}})"
 
 
-def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, photo,
+def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, thumbnail,
                                                                 tmp_path):
     # A 256-pixel tile needs about 1.2 GB (tools/page_memory.py); where Chrome reports 4 GB
     # of memory or less the page runs 128-pixel tiles instead, with the same result. This
@@ -507,7 +637,7 @@ def test_upscale_page_uses_smaller_tiles_on_a_low_memory_device(browser, book, p
         errors = []
         page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors, init_script=device_memory(gb))
         assert page.evaluate("navigator.deviceMemory") == gb
-        upscaled(page, photo, (40, 32))
+        upscaled(page, thumbnail, (8, 8))
         assert page.get_attribute("#upscale-app", "data-tile-used") == tile, gb
         assert [e for e in errors if e not in THEME_NOISE] == []
         page.context.close()

@@ -33,9 +33,24 @@ def export_site_models(out_dir=ROOT / "_static" / "models"):
     return paths
 
 
+# The page's scripts, which it loads itself. Jupyter Book adds every .js file under _static/
+# to every page of the book: worker.js would then run in each page, where its message
+# handler answers any message posted to the window (browser extensions post them) with two
+# of its own, for ever (measured: 62,000 a second, a CPU core busy).
+PAGE_SCRIPTS = "upscale/"
+
+
+def page_scripts_only_where_used(app, config):
+    """Drop the upscaling page's scripts from the ones Sphinx puts on every page."""
+    config.html_js_files = [js for js in config.html_js_files
+                            if not (js[0] if isinstance(js, tuple) else js)
+                            .startswith(PAGE_SCRIPTS)]
+
+
 def setup(app):
     """Sphinx extension entry point: export the models as the build starts, before Sphinx
-    copies ``_static/`` into the site."""
+    copies ``_static/`` into the site; keep the page's scripts off the other pages."""
+    app.connect("config-inited", page_scripts_only_where_used)
     app.connect("builder-inited", lambda app: export_site_models())
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

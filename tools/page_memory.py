@@ -2,7 +2,7 @@
 
 Serves the page's HTML block with `_static/` (the page's scripts and the ONNX models made by
 tools/export_site_models.py), opens it in headless Chromium (Debian's, driven by Playwright,
-ONNX Runtime Web answered from .ci/node as in tests/test_browser.py), upscales one image and
+ONNX Runtime Web answered from .ci/node by tools/local_site.py), upscales one image and
 samples the resident memory (VmRSS, from /proc) of Chromium's processes every 100 ms. The
 Web Worker, and the WebAssembly heap of ONNX Runtime in it, live in the page's renderer
 process, so the renderer's peak is the page's peak.
@@ -34,8 +34,6 @@ Growth = about 150 MB (ONNX Runtime, the model, the smaller tensors) + 8.9 kB * 
 """
 
 import argparse
-import functools
-import http.server
 import os
 import re
 import tempfile
@@ -46,8 +44,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from local_site import answer_cdn_locally, serve  # tools/, this script's folder
+
 ROOT = Path(__file__).resolve().parents[1]
-ORT = ROOT / ".ci" / "node" / "node_modules" / "onnxruntime-web" / "dist"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
@@ -133,29 +132,6 @@ def stand_in_model(path):
                           "lr": {2: "h", 3: "w"}, "sr": {2: "H", 3: "W"}})
 
 
-def serve(folder):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def route(request_route):
-    url = request_route.request.url
-    if url.startswith("http://127.0.0.1"):
-        return request_route.continue_()
-    if "onnxruntime-web" in url:
-        path = ORT / url.rsplit("/dist/", 1)[1]
-        kind = "application/wasm" if path.suffix == ".wasm" else "text/javascript"
-        return request_route.fulfill(path=str(path), headers={
-            "Access-Control-Allow-Origin": "*", "Content-Type": kind})
-    return request_route.abort()
-
-
 def measure(playwright, url, image, tile, device_memory, stand_in, trace=False):
     """One fresh browser: open the page, upscale `image`; the numbers of one row."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
@@ -164,7 +140,7 @@ def measure(playwright, url, image, tile, device_memory, stand_in, trace=False):
         if device_memory is not None:
             context.add_init_script("Object.defineProperty(navigator, 'deviceMemory', "
                                     f"{{get: () => {device_memory}}})")
-        context.route("**/*", route)
+        answer_cdn_locally(context)
         page = context.new_page()
         page.goto(url, wait_until="networkidle")
         if tile:

@@ -18,9 +18,7 @@ Outputs are not compared (they are not the stored ``ci`` run); any cell error fa
 the script exits with status 1 naming the chapter and the cell.
 """
 
-import functools
 import hashlib
-import http.server
 import json
 import os
 import re
@@ -28,7 +26,6 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -38,6 +35,8 @@ import numpy as np
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from PIL import Image
+
+from local_site import serve  # tools/, this script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -142,25 +141,6 @@ def make_archives(folder, base_url):
     return table
 
 
-def serve(folder):
-    """A quiet HTTP server on 127.0.0.1 serving ``folder`` in a thread; returns it and its URL."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    class Server(http.server.ThreadingHTTPServer):
-        def handle_error(self, request, client_address):
-            # torchvision's downloader may close a connection early (it probes for
-            # redirects): that is no error of the run. Anything else is shown.
-            if not isinstance(sys.exc_info()[1], ConnectionError):
-                super().handle_error(request, client_address)
-
-    handler = functools.partial(Quiet, directory=str(folder))
-    server = Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def stand_in_vgg19(torch_home):
     """torchvision's VGG19 ImageNet file in a hub cache: the real names and shapes, random."""
     import torch
@@ -208,7 +188,9 @@ def main(chapters):
         for name in ("www", "data", "torch", "drive", "ipython/profile_default/startup",
                      "colab_cwd"):
             (tmp / name).mkdir(parents=True)
-        server, url = serve(tmp / "www")
+        # torchvision's downloader may close a connection early (it probes for redirects):
+        # that is no error of the run.
+        server, url = serve(tmp / "www", ignore_disconnects=True)
         table = make_archives(tmp / "www", url)
         (tmp / "sources.json").write_text(json.dumps(table, indent=1))
         stand_in_vgg19(tmp / "torch")

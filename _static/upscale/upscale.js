@@ -30,6 +30,7 @@
   var result = $("upscale-result"), output = $("upscale-output"), before = $("upscale-before");
   var range = $("upscale-range"), download = $("upscale-download");
   var worker = null, busy = null, tooLarge = null, resultName = null;
+  var webgpu = true;  // false once WebGPU has failed on this page
 
   function say(text, state) {
     status.textContent = text;
@@ -120,12 +121,30 @@
     cancel.disabled = false;
     bar.value = 0;
     bar.hidden = false;
+    say("Starting...", "running");
+    root.setAttribute("data-tile-used", tile);
+    run({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha), width: w,
+         height: h, radius: RADIUS, tile: tile}, lr, alpha, name);
+  }
+
+  // Send `job` to the worker (a new one if none is alive) and follow its answers.
+  function run(job, lr, alpha, name) {
+    job.webgpu = webgpu;
     worker = worker || new Worker(new URL("worker.js", here));
     worker.onmessage = function (event) {
       var msg = event.data;
       if (msg.type === "status") say(msg.text, "running");
       if (msg.type === "progress") bar.value = msg.done / msg.total;
       if (msg.type === "error") finish(name + ": " + msg.text, "error");
+      if (msg.type === "no-webgpu") {
+        // WebGPU was offered but failed to start, and the worker's ONNX Runtime is of no
+        // more use (its WebAssembly hangs after that): a new worker, WebAssembly only, for
+        // this image and the next ones.
+        worker.terminate();
+        worker = null;
+        webgpu = false;
+        run(job, lr, alpha, name);
+      }
       if (msg.type === "done") {
         // WebAssembly memory never shrinks: end the worker, so that the network's memory
         // is freed before the result's canvases are made (the next image starts a new one).
@@ -134,10 +153,17 @@
         show(lr.canvas, msg, alpha, name);
       }
     };
-    say("Starting...", "running");
-    root.setAttribute("data-tile-used", tile);
-    worker.postMessage({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha),
-                        width: w, height: h, radius: RADIUS, tile: tile});
+    // The worker's own errors come as messages; this is for a worker that never ran: its
+    // script did not load (a network error; a cross-origin isolated host that sends the
+    // page but not worker.js with COEP) or did not compile. Say so, rather than wait.
+    worker.onerror = function (event) {
+      event.preventDefault();
+      worker.terminate();
+      worker = null;
+      finish(name + ": the upscaling worker did not start (" +
+             (event.message || "worker.js did not load") + ").", "error");
+    };
+    worker.postMessage(job);
   }
 
   function finish(text, state) {

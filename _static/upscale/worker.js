@@ -9,10 +9,12 @@ var session = null, sessionUrl = null, backend = null;
 var adapter = null;
 
 // ONNX Runtime Web from `ortDist` (its dist/ folder): the WebGPU build where the browser
-// offers a GPU adapter, else the smaller WebAssembly-only build (half the download).
-async function loadRuntime(ortDist) {
+// offers a GPU adapter (and the page allows it: `webgpu`), else the smaller
+// WebAssembly-only build (half the download).
+async function loadRuntime(ortDist, webgpu) {
   if (typeof ort !== "undefined") return;
-  adapter = self.navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+  adapter = webgpu && self.navigator.gpu ?
+    await navigator.gpu.requestAdapter().catch(() => null) : null;
   importScripts(ortDist + (adapter ? "ort.webgpu.min.js" : "ort.wasm.min.js"));
   ort.env.wasm.wasmPaths = ortDist;
   // Threads need SharedArrayBuffer, which only a cross-origin isolated page has; a plain
@@ -20,9 +22,12 @@ async function loadRuntime(ortDist) {
   ort.env.wasm.numThreads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
 }
 
-async function load(ortDist, modelUrl) {
-  await loadRuntime(ortDist);
-  if (session && sessionUrl === modelUrl) return;
+// The session for `modelUrl`; false if WebGPU failed to start it. ONNX Runtime Web 1.30's
+// WebAssembly then hangs in this worker (a session made after it never comes, measured),
+// so the page asks a new worker, without WebGPU.
+async function load(ortDist, modelUrl, webgpu) {
+  await loadRuntime(ortDist, webgpu);
+  if (session && sessionUrl === modelUrl) return true;
   var response = await fetch(modelUrl);
   if (!response.ok) {
     throw new Error(modelUrl.split("/").pop() + " is not in this build of the book (HTTP " +
@@ -30,21 +35,22 @@ async function load(ortDist, modelUrl) {
   }
   var bytes = new Uint8Array(await response.arrayBuffer());
   session = null;
-  // WebGPU where the browser offers a GPU adapter; WebAssembly otherwise (or if it fails).
+  // WebGPU where the browser offers a GPU adapter; WebAssembly otherwise.
   if (adapter) {
     try {
       session = await ort.InferenceSession.create(bytes, {executionProviders: ["webgpu"]});
       backend = "WebGPU";
     } catch (err) {
-      session = null;
+      console.warn("WebGPU did not start, WebAssembly instead:", err);
+      return false;
     }
-  }
-  if (!session) {
+  } else {
     session = await ort.InferenceSession.create(bytes, {executionProviders: ["wasm"]});
     var n = ort.env.wasm.numThreads;
     backend = "WebAssembly, " + n + (n === 1 ? " thread" : " threads");
   }
   sessionUrl = modelUrl;
+  return true;
 }
 
 // [start, stop) pieces of 0..n, as equal as can be, none longer than `tile`.
@@ -101,7 +107,10 @@ onmessage = async function (event) {
   var msg = event.data;
   try {
     postMessage({type: "status", text: "Loading the network..."});
-    await load(msg.ortDist, msg.modelUrl);
+    if (!await load(msg.ortDist, msg.modelUrl, msg.webgpu)) {
+      postMessage({type: "no-webgpu"});
+      return;
+    }
     postMessage({type: "status", text: "Upscaling on " + backend + "..."});
     var start = performance.now();
     var rgb = await upscale(msg);
