@@ -57,11 +57,13 @@ def sha256(path):
 
 
 def recipe_differences(config, stage, preset="cpu"):
-    """Fields of a run's config that differ from ``preset`` (ignoring non-recipe fields).
+    """Fields of a run's config that differ from ``preset`` (ignoring non-recipe fields; a
+    field the config lacks, added to ``TrainConfig`` after the run, had its default).
 
     Empty means the card's command (``train STAGE --preset cpu``) reproduces the run.
     """
     expected = TrainConfig.preset(preset, stage).to_dict()
+    config = TrainConfig.from_dict(config).to_dict()  # a field added since: its default
     return {k: (config.get(k), v) for k, v in expected.items()
             if k not in NOT_RECIPE and config.get(k) != v}
 
