@@ -30,17 +30,23 @@ from srgan_lib.weights import read_metadata  # noqa: E402
 
 DATA = ROOT / "data"
 SETS = ("Set5", "Set14", "BSD100")
-# (row label, evaluate --model argument, shipped weights, shipped log, training command)
+# (row label, shipped weights, shipped log, training command, its changes to the preset)
 SHIPPED = (
     ("SRResNet", "data/srresnet_x4.safetensors", "data/srresnet_x4.log.jsonl",
      "python -m srgan_lib train srresnet --preset cpu --out runs/srresnet_x4\n"
      "cp runs/srresnet_x4/srresnet.safetensors data/srresnet_x4.safetensors\n"
-     "cp runs/srresnet_x4/log.jsonl data/srresnet_x4.log.jsonl"),
+     "cp runs/srresnet_x4/log.jsonl data/srresnet_x4.log.jsonl", {}),
     ("SRGAN", "data/srgan_x4.safetensors", "data/srgan_x4.log.jsonl",
      "python -m srgan_lib train srgan --preset cpu --out runs/srgan_x4 \\\n"
      "    --init runs/srresnet_x4/srresnet.safetensors\n"
      "cp runs/srgan_x4/srgan.safetensors data/srgan_x4.safetensors\n"
-     "cp runs/srgan_x4/log.jsonl data/srgan_x4.log.jsonl"),
+     "cp runs/srgan_x4/log.jsonl data/srgan_x4.log.jsonl", {}),
+    # The SRGAN shipped first, before the cpu recipe had the grid loss; kept to compare.
+    ("SRGAN v1", "data/srgan_x4_v1.safetensors", "data/srgan_x4_v1.log.jsonl",
+     "python -m srgan_lib train srgan --preset cpu --grid-weight 0 --out runs/srgan_x4_v1 \\\n"
+     "    --init runs/srresnet_x4/srresnet.safetensors\n"
+     "cp runs/srgan_x4_v1/srgan.safetensors data/srgan_x4_v1.safetensors\n"
+     "cp runs/srgan_x4_v1/log.jsonl data/srgan_x4_v1.log.jsonl", {"grid_weight": 0.0}),
 )
 # Config fields that do not change what is computed (the ones a resume may change, bar the
 # run's length), left out when checking that a file was made by the command the card gives.
@@ -56,13 +62,14 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def recipe_differences(config, stage, preset="cpu"):
-    """Fields of a run's config that differ from ``preset`` (ignoring non-recipe fields; a
-    field the config lacks, added to ``TrainConfig`` after the run, had its default).
+def recipe_differences(config, stage, preset="cpu", overrides=None):
+    """Fields of a run's config that differ from ``preset`` with the command's ``overrides``
+    (ignoring non-recipe fields; a field the config lacks, added to ``TrainConfig`` after
+    the run, had its default).
 
-    Empty means the card's command (``train STAGE --preset cpu``) reproduces the run.
+    Empty means the card's command (``train STAGE --preset cpu ...``) reproduces the run.
     """
-    expected = TrainConfig.preset(preset, stage).to_dict()
+    expected = TrainConfig.preset(preset, stage, **(overrides or {})).to_dict()
     config = TrainConfig.from_dict(config).to_dict()  # a field added since: its default
     return {k: (config.get(k), v) for k, v in expected.items()
             if k not in NOT_RECIPE and config.get(k) != v}
@@ -92,14 +99,15 @@ def _hours(seconds):
     return f"{seconds / 3600:.2f} h" if seconds is not None else "not recorded"
 
 
-def training_section(label, weights, log, command):
+def training_section(label, weights, log, command, overrides=None):
     """The Markdown describing how one shipped file was trained, from its metadata and log."""
     meta = read_metadata(ROOT / weights)
     config = json.loads(meta["config"])
     records = read_log(ROOT / log)
     val = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
     speeds = [r["images_per_s"] for r in records if "images_per_s" in r]
-    diffs = recipe_differences(config, meta["stage"])
+    diffs = recipe_differences(config, meta["stage"], overrides=overrides)
+    grid = config.get("grid_weight", 0.0)
     lines = [
         f"### {label}: `{Path(weights).name}`", "",
         f"- sha256: `{sha256(ROOT / weights)}`",
@@ -107,7 +115,10 @@ def training_section(label, weights, log, command):
         f"- content loss: `{meta['content_loss']}`"
         + (" (the paper's SRGAN-MSE variant: ImageNet VGG19 weights cannot be downloaded "
            "on the machines that trained it, so the paper's VGG54 loss was not used)"
-           if meta["stage"] == "srgan" and meta["content_loss"] == "mse" else ""),
+           if meta["stage"] == "srgan" and meta["content_loss"] == "mse" else "")
+        + (f", plus the grid loss with weight {grid:g} (`losses.grid_loss`, not in the paper: "
+           "without it this recipe's SRGAN draws a 4-pixel grid; book chapter 6)" if grid
+           else (", without the grid loss" if meta["stage"] == "srgan" else "")),
         f"- iterations: {meta['iterations']} (batch {config.get('batch_size')}, HR crops of "
         f"{config.get('crop_size')} px, Adam lr {config.get('lr')}, x0.1 at step "
         f"{config.get('lr_decay_at')}" + (f", beta {config.get('beta')}"
@@ -165,6 +176,20 @@ def goal_checks(results):
         out.append(f"- {name}: periodic artefacts (a regular grid; 1 = as much as HR): bicubic "
                    f"{b['periodic_artefacts']:.2f}, SRResNet {r['periodic_artefacts']:.2f}, "
                    f"SRGAN {g['periodic_artefacts']:.2f}.")
+        if "SRGAN v1" in results:
+            v = row("SRGAN v1", name)
+            half = g["periodic_artefacts"] <= v["periodic_artefacts"] / 2
+            out.append(f"- {name}: SRGAN's periodic artefacts at most half the first SRGAN's "
+                       f"({v['periodic_artefacts']:.2f}, trained without the grid loss): "
+                       f"**{'yes' if half else 'no'}** ({g['periodic_artefacts']:.2f}); its "
+                       f"HF energy {g['hf_energy']:.3f} against the first's "
+                       f"{v['hf_energy']:.3f}; PSNR {g['psnr']:.2f} against {v['psnr']:.2f} dB.")
+    if "Set5" in [r["set"] for r in results["SRGAN"]]:
+        g = row("SRGAN", "Set5")
+        out.append(f"- Set5: SRGAN's PSNR at least 30.0 dB (the paper's SRGAN-MSE: 30.64): "
+                   f"**{'yes' if g['psnr'] >= 30.0 else 'no'}** ({g['psnr']:.2f} dB); its HF "
+                   f"energy at least 0.8: **{'yes' if g['hf_energy'] >= 0.8 else 'no'}** "
+                   f"({g['hf_energy']:.3f}).")
     return "\n".join(out)
 
 
@@ -184,13 +209,15 @@ def render(sections, results, sets, n_train):
         "the generator only. Inputs are RGB in ImageNet normalisation, outputs in [-1, 1]; "
         "the tensor names are those of the reference tutorial (sgrvinod, "
         "a-PyTorch-Tutorial-to-Super-Resolution), so the files also load into its `SRResNet` "
-        "and `Generator` classes with `load_state_dict(safetensors.torch.load_file(path))`.",
+        "and `Generator` classes with `load_state_dict(safetensors.torch.load_file(path))`. "
+        "A third file, `srgan_x4_v1`, is the SRGAN shipped first, trained without the grid "
+        "loss; it is kept so that its grid can be compared (book chapter 8).",
         "",
         f"They are demo weights, trained on a CPU on {n_train} small training images, not the "
         "paper's 350k ImageNet images on a GPU: expect lower figures than the paper's. "
         "Benchmark sets were never used for training or for choosing anything.", "",
         "## Training", "",
-        "Both files come from the training engine (`python -m srgan_lib train`), trained on "
+        "All three files come from the training engine (`python -m srgan_lib train`), trained on "
         "the CPU in the background across several resumed runs; each log is the run's whole "
         "log. A resumed run continues exactly (tested: bit-identical weights to a run never "
         "stopped), and the learning-rate decay step may be moved on resume only while it has "
@@ -199,7 +226,8 @@ def render(sections, results, sets, n_train):
         "\n\n".join(sections), "",
         "## Evaluation", "",
         f"`python -m srgan_lib evaluate --model MODEL --sets {' '.join(sets)}`, with MODEL "
-        "`bicubic`, `data/srresnet_x4.safetensors` and `data/srgan_x4.safetensors`. Protocol: "
+        "`bicubic`, `data/srresnet_x4.safetensors`, `data/srgan_x4.safetensors` and "
+        "`data/srgan_x4_v1.safetensors`. Protocol: "
         "the paper's (Y channel, 4-pixel border removed, LR by antialiased bicubic). HF energy: "
         "spectral energy above the LR Nyquist frequency relative to HR (1 = as much fine detail "
         "as the truth). Periodic artefacts: the Y spectrum's peaks at the frequencies of the "
@@ -228,9 +256,9 @@ def main(argv=None):
                          "set SRGAN_DATA")
     results = {"Bicubic": run_evaluate("bicubic", sets)["results"]}
     sections = []
-    for label, weights, log, command in SHIPPED:
+    for label, weights, log, command, overrides in SHIPPED:
         results[label] = run_evaluate(weights, sets)["results"]
-        sections.append(training_section(label, weights, log, command))
+        sections.append(training_section(label, weights, log, command, overrides))
     with atomic_write(Path(args.out)) as f:
         f.write(render(sections, results, sets, n_train).encode())
     print(f"wrote {args.out}")
