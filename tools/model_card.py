@@ -190,6 +190,10 @@ def goal_checks(results):
                    f"**{'yes' if g['psnr'] >= 30.0 else 'no'}** ({g['psnr']:.2f} dB); its HF "
                    f"energy at least 0.8: **{'yes' if g['hf_energy'] >= 0.8 else 'no'}** "
                    f"({g['hf_energy']:.3f}).")
+    shifts = [(r["colour_shift"], r["set"]) for r in results["SRGAN"]]
+    worst = max(shifts)
+    out.append(f"- SRGAN's colour shift at most one 8-bit level on every set: "
+               f"**{'yes' if worst[0] <= 1 else 'no'}** (largest {worst[0]:.2f}, {worst[1]}).")
     return "\n".join(out)
 
 
@@ -204,7 +208,7 @@ def render(sections, results, sets, n_train):
     return "\n".join([
         "# Model card: the shipped SRResNet x4 and SRGAN x4", "",
         "Written by `tools/model_card.py` from the files themselves; do not edit by hand.", "",
-        "Two x4 super-resolution networks with the architecture of Ledig et al. (CVPR 2017): "
+        "Two x4 super-resolution networks (and an earlier SRGAN, below) with the architecture of Ledig et al. (CVPR 2017): "
         "16 residual blocks, 64 channels, two sub-pixel x2 upsampling stages. `srgan_x4` holds "
         "the generator only. Inputs are RGB in ImageNet normalisation, outputs in [-1, 1]; "
         "the tensor names are those of the reference tutorial (sgrvinod, "
