@@ -8,8 +8,8 @@ the three configurations the project uses:
   learning rate divided by 10 halfway, beta = 1e-3, VGG54 content loss.
 * ``cpu``   - the paper's architecture trained as well as a 2-core CPU can in a few hours:
   SRResNet 22k iterations on 64-pixel crops at lr 2e-4, divided by 10 at 18k; SRGAN 3k
-  iterations at lr 1e-4, divided by 10 halfway. The shipped weights took 3.27 h and 0.69 h
-  of a 2-core CPU shared with other work (``data/MODEL_CARD.md``).
+  iterations at lr 1e-4, divided by 10 halfway, with the grid loss (weight 100). The shipped
+  weights took 3.27 h and 2.21 h of a 2-core CPU shared with other work (``data/MODEL_CARD.md``).
 * ``colab`` - the paper's networks, losses (SRGAN: VGG54, beta = 1e-3), crops and batch, on
   DIV2K, in one Colab session on a T4 (about 3 hours with set-up): SRResNet 2e5 iterations,
   SRGAN 1e5 with the learning rate divided by 10 halfway. Sized by ``estimate_hours`` (the
@@ -112,7 +112,7 @@ class TrainConfig:
             values = dict(iterations=iterations, lr_decay_at=iterations // 2 if srgan else None,
                           content_loss="vgg54" if srgan else "mse")
         elif name == "cpu":
-            # About 4 hours of a 2-core CPU (the shipped runs: 3.27 h SRResNet + 0.69 h SRGAN).
+            # 4-6 hours of a 2-core CPU (the shipped runs: 3.27 h SRResNet + 2.21 h SRGAN, shared).
             # Smaller crops give more gradient steps per hour; the network itself stays the
             # paper's, so the weights are a real SRResNet. The SRGAN stage adds the grid
             # loss, without which it draws a 4-pixel grid (book chapter 6).
