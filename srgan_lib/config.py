@@ -163,6 +163,16 @@ class TrainConfig:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         return cls(**d)
 
+    @classmethod
+    def with_defaults(cls, d):
+        """A saved configuration dict, completed with today's defaults for the fields it
+        lacks: a field added to ``TrainConfig`` after the run had its default in that run.
+        Keys ``TrainConfig`` no longer has are kept, so that a comparison can name them.
+
+        Explained in: book/07_evaluation.ipynb
+        """
+        return {**{k: v for k, v in cls().to_dict().items() if k not in d}, **d}
+
     def replace(self, **changes):
         """A copy with some fields changed.
 

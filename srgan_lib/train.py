@@ -265,8 +265,7 @@ def _truncate_log(path, step):
 
 def _check_resumable(saved, config, path, step):
     current = config.to_dict()
-    # A field added after the checkpoint was made had its default value in that run.
-    saved = {**{k: v for k, v in type(config)().to_dict().items() if k not in saved}, **saved}
+    saved = type(config).with_defaults(saved)  # a field added since had its default
     resumable = set(_RESUMABLE)
     # The lr decay step may move while neither the old nor the new step has been reached:
     # until then both schedules computed exactly the same thing.

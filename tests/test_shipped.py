@@ -253,6 +253,13 @@ def test_recipe_differences_name_the_changed_fields():
     assert model_card.recipe_differences(config, "srresnet") == {}
     config.update(lr=1e-3, workers=4)  # workers does not change what is computed
     assert model_card.recipe_differences(config, "srresnet") == {"lr": (1e-3, 2e-4)}
+    # A run made before a field existed had its default; one that holds a field removed
+    # since is still compared on the fields that exist.
+    old = {k: v for k, v in TrainConfig.preset("cpu", "srgan").to_dict().items()
+           if k != "grid_weight"}
+    assert model_card.recipe_differences(old, "srgan") == {"grid_weight": (0.0, 100.0)}
+    assert model_card.recipe_differences({**old, "d_shift": True}, "srgan",
+                                         overrides={"grid_weight": 0.0}) == {}
 
 
 def test_upscale_command_uses_the_shipped_srgan_by_default(tmp_path):

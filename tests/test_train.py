@@ -715,3 +715,25 @@ def test_grid_weight_reaches_the_generators_loss(tmp_path, monkeypatch):
     assert isinstance(built[0], WithGridLoss) and built[0].weight == 100 and built[0].period == 4
     config = json.loads(read_metadata(tmp_path / "run" / "srgan.safetensors")["config"])
     assert config["grid_weight"] == 100
+
+
+def test_with_defaults_completes_an_old_config_and_keeps_what_is_gone():
+    saved = TrainConfig.preset("cpu", "srgan").to_dict()
+    del saved["grid_weight"]  # saved before the field existed
+    saved["d_shift"] = True  # a field that has been removed since
+    full = TrainConfig.with_defaults(saved)
+    assert full["grid_weight"] == 0.0 and full["d_shift"] is True
+    assert {k: v for k, v in full.items() if k not in ("grid_weight", "d_shift")} == \
+        {k: v for k, v in saved.items() if k != "d_shift"}
+    assert TrainConfig.with_defaults(TrainConfig().to_dict()) == TrainConfig().to_dict()
+
+
+def test_a_checkpoint_with_a_removed_field_is_refused_naming_it(tmp_path):
+    from srgan_lib.train import _check_resumable
+
+    config = TrainConfig.preset("ci", "srgan")
+    saved = {**config.to_dict(), "d_shift": True}
+    _check_resumable(saved, config, tmp_path / "checkpoint.pt", 2)  # not a current field
+    saved["lr"] = 1.0
+    with pytest.raises(SRGANError, match=rf"checkpoint.pt: .*lr: 1.0 -> {config.lr}\)"):
+        _check_resumable(saved, config, tmp_path / "checkpoint.pt", 2)

@@ -2,19 +2,33 @@
 
 Writes ``_static/models/srgan_x4.onnx`` and ``_static/models/srresnet_x4.onnx`` from the
 weights in ``data/`` (``srgan_lib.export.export_onnx``); Jupyter Book copies ``_static/`` into
-the built site. The files are made, not committed (git ignores ``_static/models/``); a file
-newer than its weights is kept. The book build runs it (``_config.yml`` loads this file as
+the built site. The files are made, not committed (git ignores ``_static/models/``). Each
+``.onnx`` has a ``.onnx.source`` beside it holding a digest of what made it (its weights and
+the library code that exports them); a file whose digest still matches is kept, so a new
+build re-exports after a change to the weights or to the exporter, and only then. The book build runs it (``_config.yml`` loads this file as
 a Sphinx extension: ``setup`` below), so ``jupyter-book build .`` alone makes a complete
 site; it also runs on its own:
 
     python tools/export_site_models.py
 """
 
+import hashlib
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("srgan_x4", "srresnet_x4")
+# The library code an exported file depends on besides its weights: the exporter, and the
+# network as super_resolve runs it (the folded last convolution), with the models.
+EXPORTER = ("srgan_lib/export.py", "srgan_lib/upscale.py", "srgan_lib/models.py")
+
+
+def source_digest(weights, root=ROOT):
+    """The sha256 of ``weights`` and of the exporter's code (``EXPORTER``), as hex."""
+    digest = hashlib.sha256()
+    for path in (Path(weights), *(Path(root) / name for name in EXPORTER)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def export_site_models(out_dir=ROOT / "_static" / "models"):
@@ -24,11 +38,14 @@ def export_site_models(out_dir=ROOT / "_static" / "models"):
     paths = []
     for name in MODELS:
         weights, onnx = ROOT / "data" / f"{name}.safetensors", out_dir / f"{name}.onnx"
-        if not onnx.exists() or onnx.stat().st_mtime < weights.stat().st_mtime:
+        stamp, digest = onnx.with_suffix(".onnx.source"), source_digest(weights)
+        if not (onnx.exists() and stamp.exists() and stamp.read_text().strip() == digest):
             sys.path.insert(0, str(ROOT))
             from srgan_lib.export import export_onnx  # imports torch: only when needed
 
+            stamp.unlink(missing_ok=True)  # no stamp until the new file is complete
             export_onnx(weights, onnx)
+            stamp.write_text(digest + "\n")
         paths.append(onnx)
     return paths
 

@@ -70,7 +70,7 @@ def recipe_differences(config, stage, preset="cpu", overrides=None):
     Empty means the card's command (``train STAGE --preset cpu ...``) reproduces the run.
     """
     expected = TrainConfig.preset(preset, stage, **(overrides or {})).to_dict()
-    config = TrainConfig.from_dict(config).to_dict()  # a field added since: its default
+    config = TrainConfig.with_defaults(config)  # a field added since: its default
     return {k: (config.get(k), v) for k, v in expected.items()
             if k not in NOT_RECIPE and config.get(k) != v}
 
