@@ -5,9 +5,9 @@ weights in ``data/`` (``srgan_lib.export.export_onnx``); Jupyter Book copies ``_
 the built site. The files are made, not committed (git ignores ``_static/models/``). Each
 ``.onnx`` has a ``.onnx.source`` beside it holding a digest of what made it (its weights and
 the library code that exports them); a file whose digest still matches is kept, so a new
-build re-exports after a change to the weights or to the exporter, and only then. The book build runs it (``_config.yml`` loads this file as
-a Sphinx extension: ``setup`` below), so ``jupyter-book build .`` alone makes a complete
-site; it also runs on its own:
+build re-exports after a change to the weights or to the exporter, and only then. The book
+build runs it (``_config.yml`` loads this file as a Sphinx extension: ``setup`` below), so
+``jupyter-book build .`` alone makes a complete site; it also runs on its own:
 
     python tools/export_site_models.py
 """

@@ -208,7 +208,8 @@ def render(sections, results, sets, n_train):
     return "\n".join([
         "# Model card: the shipped SRResNet x4 and SRGAN x4", "",
         "Written by `tools/model_card.py` from the files themselves; do not edit by hand.", "",
-        "Two x4 super-resolution networks (and an earlier SRGAN, below) with the architecture of Ledig et al. (CVPR 2017): "
+        "Two x4 super-resolution networks (and an earlier SRGAN, below) with the architecture "
+        "of Ledig et al. (CVPR 2017): "
         "16 residual blocks, 64 channels, two sub-pixel x2 upsampling stages. `srgan_x4` holds "
         "the generator only. Inputs are RGB in ImageNet normalisation, outputs in [-1, 1]; "
         "the tensor names are those of the reference tutorial (sgrvinod, "
