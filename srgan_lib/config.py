@@ -23,8 +23,8 @@ benchmark sets.
 import functools
 from dataclasses import asdict, dataclass, field, fields, replace
 
-__all__ = ["STAGES", "PRESETS", "AMP", "TrainConfig", "step_flops", "estimate_hours",
-           "colab_hours"]
+__all__ = ["STAGES", "PRESETS", "AMP", "TrainConfig", "compare_presets", "step_flops",
+           "estimate_hours", "colab_hours"]
 
 STAGES = ("srresnet", "srgan")
 PRESETS = ("paper", "cpu", "colab", "ci")
@@ -189,6 +189,35 @@ SETUP_HOURS = 0.25  # DIV2K (3.5 GB) and VGG19 (0.55 GB) downloads, decoding 800
 
 
 @functools.lru_cache
+def _setting(value):
+    """One setting as a table shows it: sets joined by +, counts with thousands commas."""
+    if isinstance(value, tuple):
+        return " + ".join(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def compare_presets(names, keys):
+    """A Markdown table of presets side by side: a row per ``TrainConfig`` field in
+    ``keys``, a column per preset in ``names``; a cell reads "SRResNet / SRGAN" where the
+    two stages differ, and holds one value where they agree.
+
+    Explained in: book/06_training.ipynb
+    """
+    rows = ["| setting | " + " | ".join(f"`{n}`" for n in names) + " |",
+            "|---|" + "---|" * len(names)]
+    for key in keys:
+        cells = []
+        for name in names:
+            pair = [_setting(getattr(TrainConfig.preset(name, stage), key)) for stage in STAGES]
+            cells.append(pair[0] if pair[0] == pair[1] else " / ".join(pair))
+        rows.append(f"| `{key}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def _count_flops(stage, content_loss, arch, batch_size, crop_size, scale):
     import torch
     from torch.utils.flop_counter import FlopCounterMode

@@ -737,3 +737,17 @@ def test_a_checkpoint_with_a_removed_field_is_refused_naming_it(tmp_path):
     saved["lr"] = 1.0
     with pytest.raises(SRGANError, match=rf"checkpoint.pt: .*lr: 1.0 -> {config.lr}\)"):
         _check_resumable(saved, config, tmp_path / "checkpoint.pt", 2)
+
+
+def test_compare_presets_puts_both_stages_in_one_cell_where_they_differ():
+    from srgan_lib.config import compare_presets
+
+    table = compare_presets(["paper", "cpu"], ["iterations", "batch_size", "train_sets",
+                                               "grid_weight"]).splitlines()
+    assert table[0] == "| setting | `paper` | `cpu` |" and table[1] == "|---|---|---|"
+    assert table[2] == "| `iterations` | 1,000,000 / 200,000 | 22,000 / 3,000 |"
+    assert table[3] == "| `batch_size` | 16 | 16 |"  # the stages agree: one value
+    assert table[4] == "| `train_sets` | T91 + BSD200 | T91 + BSD200 |"
+    assert table[5] == "| `grid_weight` | 0 | 0 / 100 |"
+    with pytest.raises(AttributeError):
+        compare_presets(["paper"], ["no_such_field"])
