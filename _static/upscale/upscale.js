@@ -9,7 +9,9 @@
   var SCALE = 4, RADIUS = 40;  // the x4 networks' receptive radius, in LR pixels
   // LR tile side. A tile of T = tile + 2 * RADIUS LR pixels with its context needs about
   // 150 MB + 8.9 kB * T^2 in the page's renderer (measured by tools/page_memory.py; most of
-  // it the network's two largest activations, 64 x (4T)^2 floats each, 8 kB * T^2): 1.2 GB
+  // it two activations of the second sub-pixel stage, alive at once, 256 x (2T)^2 floats,
+  // 4 kB * T^2, each; the peak at T = 256 was measured again once the
+  // export folded the last convolution, and did not change): 1.2 GB
   // for 256 (T = 336), 0.5 GB for 128 (T = 208), which recomputes more overlap (1.6 times
   // the work for a 1024x1024 image). Where the browser reports 4 GB of device memory or
   // less (navigator.deviceMemory: Chrome, on Android too; other browsers say nothing),
