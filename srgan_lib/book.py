@@ -66,7 +66,7 @@ def setup(seed=0):
     return name
 
 
-def show(obj, docstrings="first-line"):
+def show(obj, docstrings="first-line", checks="fold"):
     """The source of a library object as a Markdown code fence, for a chapter to display.
 
     Args:
@@ -74,6 +74,9 @@ def show(obj, docstrings="first-line"):
         docstrings (str): ``'first-line'`` folds every docstring in the listing to its first
             line (the reader sees what a function is for, not its reference manual);
             ``'full'`` keeps them whole.
+        checks (str): ``'fold'`` replaces each argument check (an ``if`` whose only
+            statement is a ``raise``) by a one-line comment naming what it raises, so that
+            the listing shows the idea; ``'keep'`` shows them, for a chapter about errors.
 
     Returns:
         IPython.display.Markdown: the fenced source (``text/markdown``, compared by nbval).
@@ -82,12 +85,53 @@ def show(obj, docstrings="first-line"):
     """
     from IPython.display import Markdown
 
+    if docstrings not in ("first-line", "full"):
+        raise ValueError(f"docstrings must be 'first-line' or 'full', got {docstrings!r}")
+    if checks not in ("fold", "keep"):
+        raise ValueError(f"checks must be 'fold' or 'keep', got {checks!r}")
     code = textwrap.dedent(inspect.getsource(obj)).rstrip()
+    if checks == "fold":
+        code = fold_checks(code)
     if docstrings == "first-line":
         code = fold_docstrings(code)
-    elif docstrings != "full":
-        raise ValueError(f"docstrings must be 'first-line' or 'full', got {docstrings!r}")
     return Markdown(f"```python\n{code}\n```")
+
+
+def fold_checks(code):
+    """Python source with each run of argument checks (``if ...: raise ...``, nothing else)
+    cut to one comment line naming the exceptions (what ``show`` displays). A block made of
+    checks alone keeps them, so that the listing stays valid Python."""
+    def is_check(node):
+        return (isinstance(node, ast.If) and not node.orelse and len(node.body) == 1
+                and isinstance(node.body[0], ast.Raise)
+                and node.body[0].exc is not None)  # a bare re-raise is control flow
+
+    runs = []  # [first line, last line, indent, exception names] of consecutive checks
+    for parent in ast.walk(ast.parse(code)):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if not isinstance(block, list) or all(is_check(n) for n in block):
+                continue
+            for prev, node in zip([None] + block[:-1], block):
+                if not is_check(node):
+                    continue
+                if prev is not None and is_check(prev):
+                    runs[-1][1] = node.end_lineno
+                    runs[-1][3].append(_raised(node.body[0]))
+                else:
+                    runs.append([node.lineno - 1, node.end_lineno, node.col_offset,
+                                 [_raised(node.body[0])]])
+    lines = code.split("\n")
+    for start, end, indent, names in sorted(runs, reverse=True):
+        raised = " or ".join(dict.fromkeys(names))
+        lines[start:end] = [" " * indent + f"# (argument checks, folded: {raised})"]
+    return "\n".join(lines)
+
+
+def _raised(node):
+    """The name of the exception a ``raise`` statement raises, as written."""
+    exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    return ast.unparse(exc)
 
 
 def fold_docstrings(code):

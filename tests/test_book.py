@@ -12,7 +12,7 @@ import torch
 import yaml
 
 import srgan_lib
-from srgan_lib.book import (count_parameters, fold_docstrings, profile, setup, show,
+from srgan_lib.book import (count_parameters, fold_checks, fold_docstrings, profile, setup, show,
                              show_images)
 from srgan_lib.data import demo_image
 
@@ -60,7 +60,7 @@ def test_setup_seeds_and_reports(monkeypatch, capsys):
 
 
 def test_show_is_the_library_source_as_markdown():
-    shown = show(srgan_lib.psnr, docstrings="full")
+    shown = show(srgan_lib.psnr, docstrings="full", checks="keep")
     assert shown.data.startswith("```python\ndef psnr(")
     assert shown.data.endswith("```")
     assert inspect.getsource(srgan_lib.psnr).strip() in shown.data
@@ -77,6 +77,39 @@ def test_show_folds_docstrings_to_their_first_line():
         'def f():\n    """One."""\n    return 1'
     with pytest.raises(ValueError, match="docstrings"):
         show(srgan_lib.psnr, docstrings="none")
+
+
+def test_show_folds_argument_checks_to_one_comment():
+    code = ("def f(x, y):\n"
+            "    if x < 0:\n"
+            "        raise ValueError(f'x must be >= 0, got {x}')\n"
+            "    if y is None or (\n"
+            "            y > 3):\n"
+            "        raise SRGANError('y')\n"
+            "    z = x + y\n"
+            "    if z > 9:\n"
+            "        raise TypeError\n"
+            "    if z:\n"
+            "        z -= 1\n"
+            "    else:\n"
+            "        raise ValueError('kept: not a check alone')\n"
+            "    return z")
+    assert fold_checks(code).split("\n") == [
+        "def f(x, y):",
+        "    # (argument checks, folded: ValueError or SRGANError)",
+        "    z = x + y",
+        "    # (argument checks, folded: TypeError)",
+        "    if z:",
+        "        z -= 1",
+        "    else:",
+        "        raise ValueError('kept: not a check alone')",
+        "    return z"]
+    # The folded listing still parses, and show folds by default, keeps on request.
+    compile(fold_checks(code), "<listing>", "exec")
+    shown, kept = show(srgan_lib.downscale).data, show(srgan_lib.downscale, checks="keep").data
+    assert "raise" in kept and "raise" not in shown and "# (argument checks, folded:" in shown
+    with pytest.raises(ValueError, match="checks"):
+        show(srgan_lib.psnr, checks="none")
 
 
 PART_ONE_FORBIDDEN = re.compile(r"\b(nbval|pytest|CI|the tests?|unit tests?|saniti[sz]e\w*)\b")
@@ -209,3 +242,23 @@ def test_numbers_in_the_prose_come_from_cells_above_them(path):
             if not any(f"{float(p):.{digits}f}" == quoted for p in printed):
                 orphans.append(quoted)
     assert not orphans, f"{path.name}: numbers in the prose no cell above prints: {orphans}"
+
+
+def test_a_block_of_checks_alone_is_kept_so_the_listing_still_parses():
+    code = ("def f(paths):\n"
+            "    for p in paths:\n"
+            "        if not p:\n"
+            "            raise ValueError('empty')\n"
+            "    return paths")
+    assert fold_checks(code) == code
+    reraise = ("try:\n    run()\nexcept OSError:\n    if debug:\n        raise\n"
+               "    print('failed')")
+    assert fold_checks(reraise) == reraise  # a bare raise is control flow, not a check
+    # Every public object of the library, as a chapter would show it, is valid Python.
+    for info in pkgutil.iter_modules(srgan_lib.__path__):
+        module = importlib.import_module(f"srgan_lib.{info.name}")
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                listing = show(obj).data.split("\n", 1)[1].rsplit("```", 1)[0]
+                compile(listing, f"{info.name}.{name}", "exec")
