@@ -112,7 +112,7 @@ def fold_checks(code):
             block = getattr(parent, field, None)
             if not isinstance(block, list) or all(is_check(n) for n in block):
                 continue
-            for prev, node in zip([None] + block[:-1], block):
+            for prev, node in zip([None] + block[:-1], block, strict=True):
                 if not is_check(node):
                     continue
                 if prev is not None and is_check(prev):
