@@ -271,3 +271,11 @@ def test_upscale_command_uses_the_shipped_srgan_by_default(tmp_path):
     assert "face.png -> face_x4.png (32x32 -> 128x128)" in run.stdout
     with Image.open(tmp_path / "face_x4.png") as out:
         assert out.size == (128, 128) and out.mode == "RGB"
+
+
+def test_model_card_throughput_leaves_out_the_extremes():
+    speeds = [0.2] + [16.0] * 18 + [40.0]  # one stalled window, one burst
+    text = model_card.throughput(speeds)
+    assert text.startswith("median 16 images/s (16-16 in 90%"), text
+    assert model_card.throughput(list(range(1, 102))).startswith("median 51 images/s (6-96 ")
+    assert model_card.throughput([]) == "not logged"

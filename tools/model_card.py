@@ -99,6 +99,20 @@ def _hours(seconds):
     return f"{seconds / 3600:.2f} h" if seconds is not None else "not recorded"
 
 
+def throughput(speeds):
+    """The logged images/s as a phrase: the median and the range of the middle 90% of windows.
+
+    The extremes are left out: a window that held a validation pass or a pause while other
+    work had the CPU logs a rate near 0 that says nothing of the training itself.
+    """
+    if not speeds:
+        return "not logged"
+    s = sorted(speeds)
+    low, high = s[round(0.05 * (len(s) - 1))], s[round(0.95 * (len(s) - 1))]
+    return (f"median {s[len(s) // 2]:.0f} images/s ({low:.0f}-{high:.0f} in 90% of the logged "
+            "windows; lower while other work shared the CPU)")
+
+
 def training_section(label, weights, log, command, overrides=None):
     """The Markdown describing how one shipped file was trained, from its metadata and log."""
     meta = read_metadata(ROOT / weights)
@@ -128,10 +142,7 @@ def training_section(label, weights, log, command, overrides=None):
         f"- hardware: {meta.get('hardware', 'not recorded')} (device `{meta.get('device')}`, "
         f"{meta.get('world_size', 1)} process)",
         f"- wall time: {_hours(float(meta['wall_time_s']) if 'wall_time_s' in meta else None)} "
-        "of training, summed over resumed runs; throughput "
-        + (f"{min(speeds):.0f}-{max(speeds):.0f} images/s (median "
-           f"{sorted(speeds)[len(speeds) // 2]:.0f}), lower while other work shared the CPU"
-           if speeds else "not logged"),
+        "of training, summed over resumed runs; throughput " + throughput(speeds),
         f"- validation PSNR (held-out crops, every {config.get('val_every')} steps): "
         + (", ".join(f"{s // 1000}k {p:.2f}" for s, p in val) + " dB" if val else "none"),
         "- reproduce (from the repository root, `SRGAN_DATA` pointing at T91 and BSD200):",
