@@ -10,6 +10,7 @@ import ast
 import inspect
 import os
 import random
+import re
 import textwrap
 import warnings
 
@@ -66,7 +67,7 @@ def setup(seed=0):
     return name
 
 
-def show(obj, docstrings="first-line", checks="fold"):
+def show(obj, docstrings="first-line", checks="fold", precision="fold"):
     """The source of a library object as a Markdown code fence, for a chapter to display.
 
     Args:
@@ -77,6 +78,10 @@ def show(obj, docstrings="first-line", checks="fold"):
         checks (str): ``'fold'`` replaces each argument check (an ``if`` whose only
             statement is a ``raise``) by a one-line comment naming what it raises, so that
             the listing shows the idea; ``'keep'`` shows them, for a chapter about errors.
+        precision (str): ``'fold'`` shows a training update as it runs by default, in full
+            precision: the ``autocast`` and ``scaler`` arguments, the ``with autocast():``
+            line and the gradient scaler's calls are folded away, and one comment says so
+            (see ``fold_precision``); ``'keep'`` shows them, for Part II.
 
     Returns:
         IPython.display.Markdown: the fenced source (``text/markdown``, compared by nbval).
@@ -90,8 +95,12 @@ def show(obj, docstrings="first-line", checks="fold"):
     if checks not in ("fold", "keep"):
         raise ValueError(f"checks must be 'fold' or 'keep', got {checks!r}")
     code = textwrap.dedent(inspect.getsource(obj)).rstrip()
+    if precision not in ("fold", "keep"):
+        raise ValueError(f"precision must be 'fold' or 'keep', got {precision!r}")
     if checks == "fold":
         code = fold_checks(code)
+    if precision == "fold":
+        code = fold_precision(code)
     if docstrings == "first-line":
         code = fold_docstrings(code)
     return Markdown(f"```python\n{code}\n```")
@@ -125,6 +134,64 @@ def fold_checks(code):
     for start, end, indent, names in sorted(runs, reverse=True):
         raised = " or ".join(dict.fromkeys(names))
         lines[start:end] = [" " * indent + f"# (argument checks, folded: {raised})"]
+    return "\n".join(lines)
+
+
+_PRECISION_ARGS = ("autocast", "scaler")
+_SCALER_CALLS = [(re.compile(r"scaler\.scale\((\w+)\)\.backward\(\)"), r"\1.backward()"),
+                 (re.compile(r"scaler\.step\((\w+)\)"), r"\1.step()")]
+
+
+def fold_precision(code):
+    """Python source of a training update as it runs with its default ``autocast`` (none)
+    and ``scaler`` (switched off): what ``show`` displays in Part I.
+
+    In a function that takes ``autocast`` and ``scaler`` arguments, the two arguments go,
+    each ``with autocast():`` block gives way to its body (less the ``.float()`` casts
+    back from half precision), ``scaler.scale(loss).backward()`` reads
+    ``loss.backward()``, ``scaler.step(opt)`` reads ``opt.step()`` and
+    ``scaler.update()`` goes. With those defaults each of these is exactly what the folded
+    line does. A comment at the top of the body says what was folded. Other code is
+    returned unchanged."""
+    lines = code.split("\n")
+    edits = []  # (first line, end line, replacement lines), applied from the bottom up
+    for fn in ast.walk(ast.parse(code)):
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        args = fn.args
+        if not all(a in [x.arg for x in args.args] for a in _PRECISION_ARGS):
+            continue
+        defaults = [None] * (len(args.args) - len(args.defaults)) + list(args.defaults)
+        kept = [a.arg + ("" if d is None else "=" + ast.get_source_segment(code, d))
+                for a, d in zip(args.args, defaults, strict=True)
+                if a.arg not in _PRECISION_ARGS]
+        indent = " " * fn.col_offset
+        header = textwrap.wrap(", ".join(kept), width=90 - len(indent) - len(fn.name) - 6,
+                               break_long_words=False)
+        pad = indent + " " * (len(fn.name) + 5)
+        body = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+        edits.append((fn.lineno - 1, fn.body[0].lineno - 1,
+                      [f"{indent}def {fn.name}(" + ("\n" + pad).join(header) + "):"]))
+        first = body[0]
+        edits.append((first.lineno - 1, first.lineno - 1,
+                      [" " * first.col_offset
+                       + "# (mixed precision folded: autocast and GradScaler, Part II)"]))
+        for node in ast.walk(fn):
+            if (isinstance(node, ast.With) and len(node.items) == 1
+                    and ast.unparse(node.items[0].context_expr) == "autocast()"):
+                shift = node.body[0].col_offset - node.col_offset
+                inner = [line[shift:].replace(".float()", "")
+                         for line in lines[node.body[0].lineno - 1:node.end_lineno]]
+                edits.append((node.lineno - 1, node.end_lineno, inner))
+            elif isinstance(node, ast.Expr) and ast.unparse(node) == "scaler.update()":
+                edits.append((node.lineno - 1, node.end_lineno, []))
+            elif isinstance(node, ast.Expr) and "scaler." in ast.unparse(node):
+                line = lines[node.lineno - 1]
+                for pattern, plain in _SCALER_CALLS:
+                    line = pattern.sub(plain, line)
+                edits.append((node.lineno - 1, node.end_lineno, [line]))
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        lines[start:end] = new
     return "\n".join(lines)
 
 

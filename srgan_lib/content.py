@@ -37,13 +37,9 @@ __all__ = ["VGG19_URL", "try_imagenet_vgg19", "receptive_field", "feature_map_sh
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 
 _NO_WEIGHTS = (  # lines of at most 88 characters: it is printed in a chapter
-    "ImageNet VGG19 weights are not available here: they are not in the torch hub cache\n"
-    "and could not be downloaded (or SRGAN_VGG_WEIGHTS=off switched them off), so the\n"
-    "cells below that need VGG's trained features compute nothing. To get them, run this\n"
-    "chapter in Colab (it downloads them), or download\n"
-    "{url}\n"
-    "on a machine with internet and copy {name} into the folder\n"
-    "<torch.hub.get_dir()>/checkpoints/ (print torch.hub.get_dir() to see where it is).")
+    "ImageNet VGG19 weights are not available here (not cached, no download). Run this\n"
+    "chapter in Colab, or download {url}\n"
+    "and copy {name} into <torch.hub.get_dir()>/checkpoints/.")
 
 # Ledig et al. 2017, Table 1 (x4): the paper's own figures for each content loss, not
 # computed by this library. PSNR (dB) and SSIM on the Y channel come from the one table of

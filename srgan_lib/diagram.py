@@ -109,9 +109,9 @@ def trace(model, x):
     return boxes
 
 
-_UNIT = 0.1  # inches per unit of the drawing
-_FONT, _CW, _LH = 8, 0.7, 1.3  # font size (points); a character's width, a line's height (units)
-_GAP, _ROW_WIDTH = 0.9, 62.0  # space between boxes; where a row wraps
+_UNIT = 0.15  # inches per unit of the drawing
+_FONT, _CW, _LH = 12, 0.7, 1.3  # font size (points); a character's width, a line's height (units)
+_GAP, _ROW_WIDTH = 0.9, 42.0  # space between boxes; where a row wraps
 _GREEN = "#38761d"
 
 

@@ -37,8 +37,9 @@ _ACTIVATIONS = {"prelu", "leakyrelu", "tanh"}
 class ConvolutionalBlock(nn.Module):
     """Convolution, then optional batch norm, then an optional activation.
 
-    The one building block every network of the paper is made of. ``padding`` is
-    ``kernel_size // 2`` so that a stride-1 block keeps the spatial size.
+    The block behind every convolutional layer of the paper's networks except the
+    sub-pixel upsamplers' own. ``padding`` is ``kernel_size // 2`` so that a stride-1 block
+    keeps the spatial size.
 
     Args:
         in_channels (int): channels of the input.

@@ -122,7 +122,9 @@ def train_toy(answers, beta=0.0, steps=600, batch_size=64, lr=4e-3, seed=0):
 
     Returns:
         tuple: the trained ``ToyGenerator`` (float64, eval mode) and a history dict of lists
-        ``step``, ``to_mean``, ``to_nearest``: mean distances of 256 outputs (``distances``).
+        ``step``, ``to_mean``, ``to_nearest``: mean distances of 256 outputs (``distances``),
+        measured now and then; and ``adversarial``: the generator's ``-log D`` of every
+        training step (empty when ``beta`` is 0).
 
     Explained in: book/02_mse_averaging.ipynb
     """
@@ -135,7 +137,7 @@ def train_toy(answers, beta=0.0, steps=600, batch_size=64, lr=4e-3, seed=0):
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
     content_loss = PixelContentLoss()
-    history = {"step": [], "to_mean": [], "to_nearest": []}
+    history = {"step": [], "to_mean": [], "to_nearest": [], "adversarial": []}
     for step in range(steps + 1):
         if step % max(steps // 20, 1) == 0 or step == steps:  # how far G is, now and then
             d = distances(sample(generator, lr_patch, 256), answers)
@@ -155,6 +157,7 @@ def train_toy(answers, beta=0.0, steps=600, batch_size=64, lr=4e-3, seed=0):
             loss_d.backward()
             opt_d.step()
             adversarial = generator_adversarial_loss(discriminator(sr))
+            history["adversarial"].append(adversarial.item())
         # 2. Generator. (The gradients this leaves in D are cleared before D's next step.)
         loss_g = perceptual_loss(content_loss(sr, hr), adversarial, beta)
         opt_g.zero_grad()

@@ -48,8 +48,8 @@ def srresnet_update(generator, content_loss, optimizer, lr_imgs, hr_imgs,
         sr_imgs = generator(lr_imgs)  # (N, 3, H, W) in [-1, 1]
         loss = content_loss(sr_imgs, hr_imgs)
     optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()  # loss.backward(), scaled under float16
-    scaler.step(optimizer)  # optimizer.step(), unless float16 overflowed
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
     scaler.update()
     return loss.detach()
 

@@ -12,8 +12,8 @@ import torch
 import yaml
 
 import srgan_lib
-from srgan_lib.book import (count_parameters, fold_checks, fold_docstrings, profile, setup, show,
-                             show_images)
+from srgan_lib.book import (count_parameters, fold_checks, fold_docstrings, fold_precision,
+                             profile, setup, show, show_images)
 from srgan_lib.data import demo_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +110,51 @@ def test_show_folds_argument_checks_to_one_comment():
     assert "raise" in kept and "raise" not in shown and "# (argument checks, folded:" in shown
     with pytest.raises(ValueError, match="checks"):
         show(srgan_lib.psnr, checks="none")
+
+
+def _run_update(update, seed):
+    """One call of a training update on tiny networks; the losses and every weight after it."""
+    from srgan_lib.losses import PixelContentLoss
+    from srgan_lib.models import Discriminator, Generator
+    torch.manual_seed(seed)
+    g = Generator(n_blocks=1, n_channels=8)
+    d = Discriminator(n_blocks=2, fc_size=16)
+    lr, hr = torch.randn(2, 3, 6, 6), torch.rand(2, 3, 24, 24) * 2 - 1
+    name = update.__name__
+    if name == "srresnet_update":
+        out = update(g, PixelContentLoss(), torch.optim.Adam(g.parameters()), lr, hr)
+    elif name == "discriminator_update":
+        out = update(d, torch.optim.Adam(d.parameters()), hr, g(lr))
+    else:
+        out = update(d, PixelContentLoss(), torch.optim.Adam(g.parameters()), g(lr), hr, 1e-3)
+    out = out if isinstance(out, tuple) else (out,)
+    return [*out, *g.state_dict().values(), *d.state_dict().values()]
+
+
+@pytest.mark.parametrize("name", ["srresnet_update", "discriminator_update", "generator_update"])
+def test_folded_precision_listing_is_the_update_as_it_runs_by_default(name):
+    from srgan_lib import updates
+    update = getattr(updates, name)
+    shown = show(update).data
+    assert "autocast" not in shown.replace("(mixed precision folded: autocast", "")
+    assert "scaler" not in shown and ".float()" not in shown
+    assert "# (mixed precision folded: autocast and GradScaler, Part II)" in shown
+    assert ".backward()" in shown and "optimizer.step()" in shown
+    assert "scaler.step(optimizer)" in show(update, precision="keep").data
+    # The listing, executed in the module's namespace, is the same function, bit for bit.
+    namespace = dict(vars(updates))
+    exec(compile(fold_precision(inspect.getsource(update)), "<listing>", "exec"), namespace)
+    folded = namespace[name]
+    assert folded is not update
+    for a, b in zip(_run_update(update, 0), _run_update(folded, 0), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_fold_precision_leaves_other_code_alone():
+    code = inspect.getsource(srgan_lib.train)
+    assert fold_precision(code) == code
+    with pytest.raises(ValueError, match="precision"):
+        show(srgan_lib.psnr, precision="half")
 
 
 PART_ONE_FORBIDDEN = re.compile(r"\b(nbval|pytest|CI|the tests?|unit tests?|saniti[sz]e\w*)\b")

@@ -67,6 +67,7 @@ def test_mse_training_converges_to_the_blurry_mean(answers):
     assert d["to_mean"].max() < 0.05  # every code z gives the mean ...
     assert d["to_nearest"].min() > 0.7  # ... which is far from every answer (0.75 exactly)
     assert history["to_mean"][-1] < 0.05 and len(history["step"]) == 21
+    assert history["adversarial"] == []  # no discriminator at beta 0
 
 
 def test_adversarial_training_commits_to_sharp_answers(answers):
@@ -77,6 +78,8 @@ def test_adversarial_training_commits_to_sharp_answers(answers):
     assert d["to_nearest"].median() < 0.2 and d["to_mean"].median() > 0.6
     assert toy.total_variation(out).mean() > 0.8 * toy.total_variation(answers).mean()
     assert history["to_nearest"][-1] < 0.25 < history["to_nearest"][0]
+    adversarial = history["adversarial"]  # -log D of every step: positive, finite
+    assert len(adversarial) == 600 and all(0 < a < 20 for a in adversarial)
 
 
 def test_training_is_deterministic_and_restores_threads(answers):
