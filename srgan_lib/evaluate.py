@@ -84,7 +84,7 @@ def paper_row(model):
 
 
 def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True):
-    """Mean PSNR, SSIM, sharpness, grid artefacts and colour shift of a model on each set.
+    """Mean PSNR, SSIM, HF energy, periodic artefacts and colour shift of a model on each set.
 
     The paper's protocol (see the module's docstring); the means are over a set's images.
 

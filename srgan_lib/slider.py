@@ -8,7 +8,8 @@ where ipywidgets would need a kernel and a CDN.
 Where scripts are stripped (GitHub's notebook viewer, an untrusted notebook), the same
 markup still works: the top image sits in a box that CSS lets the reader resize by its
 corner (``resize: horizontal``). When the script runs it swaps that for a range input that
-moves the divide, drags with the mouse or a finger, and responds to the arrow keys.
+moves the divide, drags with the mouse or a finger in steps of 0.1% of the width, and
+responds to the arrow keys in steps of 1% (10% with Shift, or Page Up and Page Down).
 
 The element id is derived from the images, labels and zoom, so the same inputs give the
 same HTML (nbval compares it), and two sliders on one page never clash.
@@ -76,6 +77,17 @@ _SCRIPT = """
     root.setAttribute("data-position", v.toFixed(1));
   }}
   range.addEventListener("input", function () {{ set(range.value); }});
+  // The fine step keeps a drag smooth, but an arrow key would move it by a fraction of a
+  // pixel: the keys move the divide by 1% of the width instead (10% with Shift).
+  var keys = {{ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1,
+              PageDown: -10, PageUp: 10}};
+  range.addEventListener("keydown", function (e) {{
+    if (!(e.key in keys)) return;
+    e.preventDefault();
+    var by = keys[e.key] * (e.shiftKey && Math.abs(keys[e.key]) == 1 ? 10 : 1);
+    range.value = Math.max(0, Math.min(100, Number(range.value) + by));
+    set(range.value);
+  }});
   set(range.value);
 }})();
 """

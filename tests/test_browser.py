@@ -99,8 +99,17 @@ def test_slider_reveals_the_image_under_the_handle(browser, slider_page):
     assert 10 < position < 20
     assert pixel(page, 30, 100) == (255, 0, 0) and pixel(page, 150, 100) == (0, 0, 255)
     page.screenshot(path=str(ARTIFACTS / "slider_15.png"))
-    page.keyboard.press("ArrowRight")  # the range input also moves with the keyboard
-    assert float(page.get_attribute(".srgan-slider", "data-position")) > position
+    # The keys move the divide by 1% of the width (10% with Shift), not by the 0.1% step
+    # that keeps a drag smooth.
+    page.keyboard.press("ArrowRight")
+    assert float(page.get_attribute(".srgan-slider", "data-position")) == pytest.approx(
+        position + 1, abs=0.05)
+    page.keyboard.press("Shift+ArrowLeft")
+    assert float(page.get_attribute(".srgan-slider", "data-position")) == pytest.approx(
+        max(0, position - 9), abs=0.05)
+    page.keyboard.press("ArrowRight")
+    x = round(400 * (max(0, position - 9) + 1) / 100)  # the divide, in pixels
+    assert pixel(page, x - 3, 100) == (255, 0, 0) and pixel(page, x + 3, 100) == (0, 0, 255)
     assert errors == []
 
 

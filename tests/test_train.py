@@ -144,7 +144,7 @@ def test_ci_srresnet_then_srgan(tmp_path):
 
     gan_weights = train_srgan(TrainConfig.preset("ci", "srgan"), tmp_path / "gan",
                               init=weights, progress=False)
-    assert time.perf_counter() - start < 60
+    assert time.perf_counter() - start < 300  # seconds here; only a hang takes minutes
     gan_log = read_log(tmp_path / "gan" / "log.jsonl")
     assert {"content", "adversarial", "perceptual", "d_loss", "d_hr", "d_sr"} <= set(gan_log[0])
     assert gan_log[3]["lr"] == pytest.approx(1e-3) and gan_log[4]["lr"] == pytest.approx(1e-4)
