@@ -148,8 +148,8 @@ class TrainDataset(Dataset):
         img = self.images[image_index]
         w, h = img.size
         c = self.crop_size
-        # torch's generator, not numpy's: DataLoader re-seeds torch in every worker, while
-        # numpy's state would be copied into each worker and repeat the same crops.
+        # The generator passed in, not a global one: CropStream seeds it with the sample's
+        # number, so a crop depends on that number alone, in any worker, after any resume.
         left = int(torch.randint(0, w - c + 1, (1,), generator=generator))
         top = int(torch.randint(0, h - c + 1, (1,), generator=generator))
         hr = img.crop((left, top, left + c, top + c))
