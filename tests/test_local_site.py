@@ -51,16 +51,18 @@ def test_serve_without_headers_adds_none(site):
 def hang_up_during_a_download(url):
     """Ask for /big.bin, then reset the connection (RST) without reading the answer; return
     once the server's thread for that request has ended."""
-    before = threading.active_count()
+    before = set(threading.enumerate())
     port = int(url.rsplit(":", 1)[1])
     client = socket.create_connection(("127.0.0.1", port))
     client.sendall(b"GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     client.recv(100)  # the server is writing the file
     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     client.close()
+    # Wait for this request's own handler thread: a thread left over from another request
+    # ending meanwhile must not end the wait early.
     deadline = time.monotonic() + 10
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.02)
+    for thread in set(threading.enumerate()) - before:
+        thread.join(max(0.0, deadline - time.monotonic()))
     time.sleep(0.1)
 
 
