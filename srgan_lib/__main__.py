@@ -16,10 +16,11 @@ Examples::
 
     python -m srgan_lib export data/srgan_x4.safetensors -o srgan_x4.onnx  # ONNX Runtime
 
-Errors a user can fix (a missing set, a wrong weights file) are printed as one line on
-stderr with exit status 1; ``--debug`` (before or after the command) shows the full
-traceback instead. A bad option (``--tile -5``, ``--lr abc``) is refused before any work
-starts: one line naming the option and the values it takes, exit status 2.
+Errors a user can fix (a missing set, a wrong weights file, torch and torchvision from
+different builds, memory running out) are printed as one line on stderr with exit status
+1; ``--debug`` (before or after the command) shows the full traceback instead. A bad
+option (``--tile -5``, ``--lr abc``) is refused before any work starts: one line naming
+the option and the values it takes, exit status 2.
 
 This module imports nothing heavy at the top, so ``--help`` and option errors answer at
 once; each command imports torch and the rest of the library when it runs.
@@ -31,7 +32,7 @@ import math
 import os
 import sys
 
-from .errors import SRGANError
+from .errors import SRGANError, install_error
 
 __all__ = ["main"]
 
@@ -285,7 +286,17 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        try:
+            args.run(args)
+        except (RuntimeError, ImportError, OSError) as err:
+            error = install_error(err)  # torch and torchvision from different builds
+            if error is None:
+                raise
+            raise error from err
+        except MemoryError:
+            raise SRGANError("out of memory: the image (or its tiles) does not fit in the RAM "
+                             "left; use a smaller --tile (e.g. --tile 96), a smaller image, "
+                             "or close other programs") from None
     except SRGANError as err:
         if args.debug:
             raise

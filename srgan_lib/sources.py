@@ -16,6 +16,10 @@ Design choices:
   once all its images are there. A corrupt download is deleted and reported with both
   hashes. Archives with no published checksum are checked by extracting them and counting
   the images instead.
+* **Nothing compiled is needed for it.** Checksums, downloads and extraction use the
+  standard library (``hashlib``, ``urllib``, ``tarfile``, ``zipfile``), not torchvision's
+  helpers: importing torchvision loads its compiled operators, so a torchvision from
+  another build than torch would stop every chapter at its first data access.
 * **Only HR images are taken from the archives.** The LR images some packs ship were made
   with MATLAB's ``imresize``; this library makes its own with ``images.downscale``
   (Pillow's bicubic), the same function the metrics use, so training, evaluation and the
@@ -24,17 +28,17 @@ Design choices:
 
 import contextlib
 import errno
+import hashlib
 import http.client
 import os
 import shutil
 import tarfile
 import tempfile
 import urllib.error
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-from torchvision.datasets.utils import calculate_md5, download_url, extract_archive
 
 from .errors import SRGANError
 
@@ -43,6 +47,52 @@ __all__ = ["data_dir", "Source", "SOURCES", "IMAGE_EXTENSIONS", "find_dataset", 
 
 # Extensions (lower case) that count as images when a folder is listed.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def calculate_md5(path, chunk=1 << 20):
+    """The hex md5 of a file, read in 1 MiB chunks (a checksum, not a security measure)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_url(url, folder, filename):
+    """Download ``url`` to ``folder / filename`` with a progress bar; return the path.
+
+    Raises what ``urllib`` raises (``HTTPError``, ``URLError``, ``OSError``); a failed
+    download leaves its partial file in ``folder``, which the caller's temporary folder
+    removes.
+    """
+    from tqdm import tqdm
+
+    target = Path(folder) / filename
+    request = urllib.request.Request(url, headers={"User-Agent": "srgan_lib"})
+    with urllib.request.urlopen(request, timeout=60) as response, open(target, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=filename, leave=False) as bar:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+                bar.update(len(block))
+    return target
+
+
+def extract_archive(archive, folder):
+    """Extract a ``.zip`` or a (possibly compressed) ``.tar`` into ``folder``.
+
+    Tar members are extracted with the ``data`` filter where Python has it (no absolute
+    paths, no links out of ``folder``, no device files).
+    """
+    if str(archive).lower().endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(folder)
+        return
+    with tarfile.open(archive) as t:
+        if hasattr(tarfile, "data_filter"):
+            t.extractall(folder, filter="data")
+        else:  # pragma: no cover - Python before 3.11.4
+            t.extractall(folder)
 
 
 def _checkout_root():
@@ -112,7 +162,7 @@ _BENCHMARK_URL = "https://cv.snu.ac.kr/research/EDSR/benchmark.tar"
 _BENCHMARK_MD5 = "4ace41d33c2384b97e6b320cd0afd6ba"
 # DIV2K from ETH, the official host. The md5s are torchSR's (torchsr/datasets/div2k.py);
 # TFDS publishes sha256 and sizes of the same files (tensorflow_datasets/datasets/div2k/
-# checksums.tsv), but torchvision's download utilities verify md5.
+# checksums.tsv); this module checks md5.
 _DIV2K_URL = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
 # T91 and BSD200 in LapSRN's training-set pack. Nobody publishes a checksum of this
 # archive, so md5 is None and the download is checked by extraction and image counts.
@@ -301,7 +351,7 @@ def _install(name):
 
 
 def _download(name, source, folder):
-    """Download ``source.url`` into ``folder`` with torchvision (which shows a progress bar)."""
+    """Download ``source.url`` into ``folder`` (with a progress bar)."""
     root = data_dir()
     by_hand = (f"Without network, put the {name} images in {root / name}, or set SRGAN_DATA "
                f"to a folder that holds a {name}/ folder of images")
@@ -339,7 +389,7 @@ def _extract_sets(archive, source, wanted, root):
     try:
         try:
             extract_archive(os.fspath(archive), os.fspath(scratch))
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
             if source.md5 is None:  # nothing vouched for the file: assume it is damaged
                 raise SRGANError(f"{archive.name} from {source.url}: the archive is corrupt or "
                                  f"truncated ({err}); it was deleted: run again to download "
