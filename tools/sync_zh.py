@@ -280,7 +280,8 @@ def diff(page, key):
     if old is None:
         sys.exit(f"{page} {key}: the English it was translated from is in no commit of "
                  f"book/{page}; compare the block with the English by hand")
-    return "".join(difflib.unified_diff(old.splitlines(True), units[key].splitlines(True),
+    return "".join(difflib.unified_diff(f"{old}\n".splitlines(True),
+                                        f"{units[key]}\n".splitlines(True),
                                         "translated from", "English now"))
 
 
