@@ -147,9 +147,20 @@ def _box(ax, x, y, box, w, h):
             arrowstyle="-|>", connectionstyle="arc3,rad=-0.4", color=_GREEN, lw=0.8))
         ax.text(x + w / 2, y + h / 2 + 1.4, "+ its input", ha="center", fontsize=_FONT,
                 color=_GREEN)
-    if box["repeat"] > 1:
-        ax.text(x + w + 0.2, y - h / 2, f"x{box['repeat']}", ha="left", va="bottom",
+    if box["repeat"] > 1:  # beside the box's foot, in the room _panel leaves for it
+        ax.text(x + w + 0.2, y - h / 2, _repeat_text(box), ha="left", va="bottom",
                 fontsize=_FONT + 3, weight="bold", color=_GREEN)
+
+
+def _repeat_text(box):
+    return f"x{box['repeat']}" if box["repeat"] > 1 else ""
+
+
+def _repeat_width(box):
+    """The room a repeated box's ``x16`` takes right of the box (0 for other boxes): its
+    bold digits, a little wider than the monospace ``_CW`` at ``_FONT``, and a margin."""
+    text = _repeat_text(box)
+    return len(text) * _CW * (_FONT + 3) / _FONT * 1.15 + 0.4 if text else 0.0
 
 
 def _panel(ax, boxes, in_shape, title, y):
@@ -160,13 +171,13 @@ def _panel(ax, boxes, in_shape, title, y):
              for b in boxes]
     tallest = max(h for _, h in sizes)
     pitch = tallest + 5.5  # one row of boxes, its shapes and its skips
-    y -= tallest / 2 + 5.6
+    y -= tallest / 2 + 5.6 + 1.9 * title.count("\n")  # a title's second line: room above
     ax.text(0, y + tallest / 2 + 4.2, title, fontsize=_FONT + 2, weight="bold", va="bottom")
     ax.text(0, y, f"input\n{_shape_text(in_shape)}", ha="left", va="center", fontsize=_FONT)
     x = start = len(_shape_text(in_shape)) * _CW + 0.3
     ends = {-1: x}
     for k, (box, (w, h)) in enumerate(zip(boxes, sizes, strict=True)):
-        extra = 2 * _GAP + 1.2 if box["skip"] is not None else 0
+        extra = (2 * _GAP + 1.2 if box["skip"] is not None else 0) + _repeat_width(box)
         if x + _GAP + w + extra > _ROW_WIDTH and x > start:  # wrap: back to the row's start
             turn = y - pitch / 2 - 0.6
             _arrow(ax, [(x, y), (x + 0.5, y), (x + 0.5, turn), (start - 0.5, turn),
@@ -177,6 +188,9 @@ def _panel(ax, boxes, in_shape, title, y):
             x += _GAP
         _box(ax, x, y, box, w, h)
         x += w
+        if box["repeat"] > 1:  # the next box's shape label clear of the repeat count
+            ax.plot([x, x + _repeat_width(box)], [y, y], color="0.3", lw=0.8)
+            x += _repeat_width(box)
         if box["skip"] is not None:  # an earlier output is added to this one
             _arrow(ax, [(x, y), (x + _GAP, y)])
             x += _GAP + 0.6
@@ -211,7 +225,7 @@ def figure4(generator, discriminator, lr_size=24):
     bottom = _panel(ax, g_boxes, lr.shape[1:],
                     f"{type(generator).__name__}: an LR image in, an SR image out", 0.0)
     bottom = _panel(ax, trace(discriminator, hr), hr.shape[1:],
-                    f"{type(discriminator).__name__}: an HR or SR image in, one logit out "
+                    f"{type(discriminator).__name__}: an HR or SR image in, one logit out\n"
                     "(real > 0 > fake)", bottom - 1.0)
     ax.set(xlim=(-0.5, _ROW_WIDTH + 0.5), ylim=(bottom, 0.5), aspect="equal")
     ax.axis("off")

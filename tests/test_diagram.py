@@ -64,3 +64,28 @@ def test_figure4_draws_both_networks_and_keeps_the_seed():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "x2" in texts and "3x48x48" in texts and "512x3x3" in texts
     assert any(t.startswith("Discriminator") for t in texts)
+
+
+def _text_extents(fig):
+    """(text, pixel bounding box) of every non-empty label of ``fig``, as drawn by Agg."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts
+            if t.get_text()]
+
+
+def test_figure4_labels_neither_overlap_nor_leave_the_figure():
+    # The book's figure (chapter 4: 16 residual blocks, a 24-px LR input). Measured from the
+    # drawn text: the residual blocks' "x16" once ran into the next box's "64x24x24", and
+    # the discriminator's title ran past the figure's right edge.
+    fig = diagram.figure4(Generator(), Discriminator(), lr_size=24)
+    labels = _text_extents(fig)
+    assert "x16" in [t for t, _ in labels]
+    clashes = [(a, b) for i, (a, box_a) in enumerate(labels) for b, box_b in labels[i + 1:]
+               if box_a.overlaps(box_b)]
+    assert clashes == []
+    width, height = fig.get_size_inches() * fig.dpi
+    outside = [t for t, box in labels
+               if box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height]
+    assert outside == []
