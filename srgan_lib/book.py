@@ -19,33 +19,73 @@ import torch
 
 from . import smoke
 
-__all__ = ["PROFILES", "profile", "setup", "show", "count_parameters", "show_images"]
+__all__ = ["PROFILES", "PROFILE_ALIASES", "Profile", "profile", "where_it_runs", "setup", "show",
+           "count_parameters", "show_images"]
 
-PROFILES = ("ci", "full")
+PROFILES = ("quick", "full")
+PROFILE_ALIASES = {"ci": "quick"}  # the small profile's former name, still accepted
+# What each profile runs, in the words the set-up line prints.
+PROFILE_MEANING = {
+    "quick": "tiny networks and few steps, seconds on a CPU; SRGAN_PROFILE=full for the real sizes",
+    "full": "the real sizes: training runs the colab preset, hours on a GPU",
+}
+
+
+class Profile(str):
+    """A profile's name that also equals its former name: ``Profile('quick') == 'ci'``, so
+    that a notebook written when the small profile was called ``ci`` runs the same."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other):
+        return str.__eq__(PROFILE_ALIASES.get(other, other), str(self))
+
+    def __ne__(self, other):
+        return not self == other
 
 
 def profile():
-    """The book's profile: ``SRGAN_PROFILE`` if set, else ``'full'`` on a GPU, ``'ci'`` on a CPU.
+    """The book's profile: ``SRGAN_PROFILE`` if set, else ``'full'`` on a GPU, ``'quick'``
+    on a CPU.
 
-    ``ci`` is the small configuration CI executes (seconds on a CPU); ``full`` is the real
-    one (the paper's settings, for a GPU).
+    A profile is how big a chapter's computations are; a preset (``TrainConfig.preset``) is
+    one training configuration. ``quick`` is small (tiny networks, a few steps: seconds on
+    a CPU; the book's stored outputs come from it). ``full`` means one thing: a chapter that
+    trains runs the ``colab`` preset's configuration (the paper's networks, losses, crops and
+    batch, on DIV2K), on a GPU; chapters that only measure run at the real sizes. ``ci``,
+    the small profile's former name, is accepted and read as ``quick``.
+
+    Returns:
+        Profile: ``'quick'`` or ``'full'`` (a ``str``; ``'quick'`` also equals ``'ci'``).
 
     Explained in: book/01_sr_problem.ipynb
     """
-    name = os.environ.get("SRGAN_PROFILE") or ("full" if torch.cuda.is_available() else "ci")
+    name = os.environ.get("SRGAN_PROFILE") or ("full" if torch.cuda.is_available() else "quick")
+    name = PROFILE_ALIASES.get(name, name)
     if name not in PROFILES:
-        raise ValueError(f"SRGAN_PROFILE must be one of {PROFILES}, got {name!r}")
-    return name
+        raise ValueError(f"SRGAN_PROFILE must be one of {PROFILES} (or "
+                         f"{', '.join(PROFILE_ALIASES)}), got {name!r}")
+    return Profile(name)
+
+
+def where_it_runs():
+    """The device in words: the GPU's name, or the CPU when torch sees no GPU."""
+    if torch.cuda.is_available():
+        return f"GPU ({torch.cuda.get_device_name(0)})"
+    return "CPU (no GPU found)"
 
 
 def setup(seed=0):
     """Prepare a chapter: fixed seeds, PNG figures, and a line saying where it runs.
 
+    The line names the device (the GPU's name, or the CPU) and the profile with what it
+    means, e.g. ``Runs on: CPU (no GPU found)`` and ``Profile: quick (tiny networks ...)``.
+
     Args:
         seed (int): seed of Python's, NumPy's and torch's generators.
 
     Returns:
-        str: the profile (``'ci'`` or ``'full'``).
+        str: the profile (``'quick'`` or ``'full'``).
 
     Explained in: book/01_sr_problem.ipynb
     """
@@ -61,9 +101,7 @@ def setup(seed=0):
     name = profile()
     if smoke.enabled():  # tools/smoke_full_profile.py: the same code, tiny numbers
         smoke.install()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"profile: {name} (SRGAN_PROFILE=ci|full) | device: {device} | "
-          f"torch {torch.__version__}")
+    print(f"Runs on: {where_it_runs()}\nProfile: {name} ({PROFILE_MEANING[name]})")
     return name
 
 
@@ -201,8 +239,38 @@ def _raised(node):
     return ast.unparse(exc)
 
 
+# A full stop, "!" or "?" that ends a sentence: followed by a space or the end, and not the
+# dot of an abbreviation the library's docstrings use ("e.g. 4", "et al. 2017", "Eq. 3").
+_ABBREVIATIONS = ("e.g", "i.e", "et al", "cf", "vs", "Eq", "Eqs", "Fig", "Sec", "Table")
+_SENTENCE_END = re.compile("".join(rf"(?<!\b{re.escape(a)})" for a in _ABBREVIATIONS)
+                           + r"[.!?](?=\s|$)")
+
+
+def first_sentence(docstring):
+    """The first sentence of a docstring, as the lines it is written on.
+
+    The sentence ends at the first full stop (or ``!``, ``?``) followed by a space or a line
+    end, abbreviations such as "e.g." and "et al." aside; it never runs past the first
+    paragraph, which is kept whole if it has no such stop (a summary without a full stop).
+
+    Returns:
+        list[str]: the sentence's lines, without their indentation.
+    """
+    kept = []
+    for line in inspect.cleandoc(docstring).split("\n"):
+        if not line.strip():
+            break
+        end = _SENTENCE_END.search(line)
+        if end:
+            kept.append(line[:end.end()])
+            break
+        kept.append(line)
+    return kept
+
+
 def fold_docstrings(code):
-    """Python source with each docstring cut to its first line (what ``show`` displays)."""
+    """Python source with each docstring cut to its first sentence (what ``show`` displays),
+    kept on the lines it is written on."""
     lines = code.split("\n")
     spans = []
     for node in ast.walk(ast.parse(code)):
@@ -212,9 +280,12 @@ def fold_docstrings(code):
                 and isinstance(body[0].value, ast.Constant)
                 and isinstance(body[0].value.value, str)):
             spans.append((body[0].lineno - 1, body[0].end_lineno, body[0].col_offset,
-                          body[0].value.value.strip().split("\n")[0]))
-    for start, end, indent, first in sorted(spans, reverse=True):
-        lines[start:end] = [" " * indent + f'"""{first}"""']
+                          first_sentence(body[0].value.value)))
+    for start, end, indent, sentence in sorted(spans, reverse=True):
+        sentence = sentence or [""]
+        sentence[0] = '"""' + sentence[0]
+        sentence[-1] += '"""'
+        lines[start:end] = [" " * indent + line for line in sentence]
     return "\n".join(lines)
 
 

@@ -14,7 +14,8 @@ the three configurations the project uses:
   DIV2K, in one Colab session on a T4 (about 3 hours with set-up): SRResNet 2e5 iterations,
   SRGAN 1e5 with the learning rate divided by 10 halfway. Sized by ``estimate_hours`` (the
   counted FLOPs of a step against an assumed T4 throughput), not measured: see there.
-* ``ci``    - a tiny network and a few steps: seconds, to prove the machinery works.
+* ``quick`` - a tiny network and a few steps: seconds on a CPU, to show the machinery work
+  (the book's stored outputs). ``ci``, its former name, is still accepted (``PRESET_ALIASES``).
 
 Model selection uses a validation split held out of the *training* sets, never the
 benchmark sets.
@@ -23,11 +24,25 @@ benchmark sets.
 import functools
 from dataclasses import asdict, dataclass, field, fields, replace
 
-__all__ = ["STAGES", "PRESETS", "AMP", "TrainConfig", "compare_presets", "step_flops",
-           "estimate_hours", "colab_hours"]
+__all__ = ["STAGES", "PRESETS", "PRESET_ALIASES", "AMP", "preset_name", "TrainConfig",
+           "compare_presets", "step_flops", "estimate_hours", "colab_hours"]
 
 STAGES = ("srresnet", "srgan")
-PRESETS = ("paper", "cpu", "colab", "ci")
+PRESETS = ("paper", "cpu", "colab", "quick")
+PRESET_ALIASES = {"ci": "quick"}  # former names, still accepted
+
+
+def preset_name(name):
+    """The preset a name stands for: one of ``PRESETS``, or an alias of one (``'ci'`` is
+    ``'quick'``), else a ``ValueError`` listing the names.
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    name = PRESET_ALIASES.get(name, name)
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS} (or {', '.join(PRESET_ALIASES)}), "
+                         f"got {name!r}")
+    return name
 AMP = ("auto", "bf16", "fp16", "off")
 
 
@@ -89,13 +104,13 @@ class TrainConfig:
 
     @classmethod
     def preset(cls, name, stage="srresnet", **overrides):
-        """The ``paper``, ``cpu`` or ``ci`` configuration of a stage, with overrides.
+        """The ``paper``, ``cpu``, ``colab`` or ``quick`` configuration of a stage, with overrides.
 
         Fields derived from others follow the overrides: ``iterations=N`` without
         ``lr_decay_at`` keeps the learning-rate decay at the same fraction of the run.
 
         Args:
-            name (str): one of ``PRESETS``.
+            name (str): one of ``PRESETS``, or an alias (``'ci'``: ``'quick'``).
             stage (str): ``'srresnet'`` or ``'srgan'``.
             **overrides: fields to change.
 
@@ -104,8 +119,7 @@ class TrainConfig:
 
         Explained in: book/09_training_engine.ipynb
         """
-        if name not in PRESETS:
-            raise ValueError(f"preset must be one of {PRESETS}, got {name!r}")
+        name = preset_name(name)
         srgan = stage == "srgan"
         if name == "paper":
             iterations = 200_000 if srgan else 1_000_000
@@ -129,7 +143,7 @@ class TrainConfig:
             values = dict(iterations=iterations, lr_decay_at=iterations // 2 if srgan else None,
                           content_loss="vgg54" if srgan else "mse", train_sets=("DIV2K",),
                           workers=2, log_every=100, val_every=5_000, checkpoint_every=5_000)
-        else:  # ci
+        else:  # quick
             values = dict(iterations=8, batch_size=4, crop_size=32, n_blocks=2, n_channels=16,
                           d_n_blocks=4, d_fc_size=32, lr=1e-3,
                           lr_decay_at=4 if srgan else None, content_loss="mse", workers=0,
@@ -188,7 +202,7 @@ STEP_OVERHEAD_S = 0.010  # per step: ~1,500 small kernels (batch norm, PReLU, Ad
 SETUP_HOURS = 0.25  # DIV2K (3.5 GB) and VGG19 (0.55 GB) downloads, decoding 800 images
 
 
-@functools.lru_cache
+@functools.lru_cache(typed=True)  # typed: 0.0 and False, 1.0 and True are not one key
 def _setting(value):
     """One setting as a table shows it: sets joined by +, counts with thousands commas."""
     if isinstance(value, tuple):

@@ -41,22 +41,22 @@ def source(cell):
 def test_profile_follows_the_switch(monkeypatch):
     monkeypatch.setenv("SRGAN_PROFILE", "full")
     assert profile() == "full"
-    monkeypatch.setenv("SRGAN_PROFILE", "ci")
-    assert profile() == "ci"
+    monkeypatch.setenv("SRGAN_PROFILE", "quick")
+    assert profile() == "quick"
     monkeypatch.delenv("SRGAN_PROFILE")
-    assert profile() == ("full" if torch.cuda.is_available() else "ci")
+    assert profile() == ("full" if torch.cuda.is_available() else "quick")
     monkeypatch.setenv("SRGAN_PROFILE", "fast")
     with pytest.raises(ValueError, match="SRGAN_PROFILE"):
         profile()
 
 
 def test_setup_seeds_and_reports(monkeypatch, capsys):
-    monkeypatch.setenv("SRGAN_PROFILE", "ci")
-    assert setup(seed=3) == "ci"
+    monkeypatch.setenv("SRGAN_PROFILE", "quick")
+    assert setup(seed=3) == "quick"
     a = torch.rand(2)
     setup(seed=3)
     assert torch.equal(a, torch.rand(2))
-    assert "profile: ci" in capsys.readouterr().out
+    assert "Profile: quick" in capsys.readouterr().out
 
 
 def test_show_is_the_library_source_as_markdown():

@@ -1,4 +1,4 @@
-"""Re-run chapters the way their stored outputs must be made: a clean kernel, the `ci`
+"""Re-run chapters the way their stored outputs must be made: a clean kernel, the `quick`
 profile, progress bars off, ImageNet VGG weights off, cells in order.
 
     python tools/run_chapters.py                      # every chapter in book/
@@ -36,7 +36,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    os.environ.update(SRGAN_PROFILE="ci", TQDM_DISABLE="1", SRGAN_VGG_WEIGHTS="off")
+    os.environ.update(SRGAN_PROFILE="quick", TQDM_DISABLE="1", SRGAN_VGG_WEIGHTS="off")
     os.environ.setdefault("SRGAN_DATA", str(ROOT.parent / "shared" / "datasets"))
     paths = args.notebooks or sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
     for path in paths:

@@ -14,7 +14,7 @@ chapter). Nothing of it leaves the machine, and every outside service is a stand
   to a temporary folder. Chapter 6 runs in a temporary folder holding a link named
   ``srgan-step-by-step`` to this checkout, as Colab's set-up cell leaves it.
 
-Outputs are not compared (they are not the stored ``ci`` run); any cell error fails, and
+Outputs are not compared (they are not the stored ``quick`` run); any cell error fails, and
 the script exits with status 1 naming the chapter and the cell.
 """
 
