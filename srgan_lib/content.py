@@ -12,6 +12,8 @@ parts of that experiment:
   versions of it (the bicubic baseline of chapter 1);
 * ``measure_content_losses`` - every content loss between every candidate and the target;
 * ``strongest_channels`` - the most active channels of a feature map, ready to plot;
+* ``random_vgg19``, ``features_at`` and ``shift_against_blur`` - the verdict of a VGG19
+  (ImageNet weights where they load, else random ones) on a 1-px shift against a blur;
 * ``PAPER_TABLE1`` and ``paper_table1`` - what the paper measured for each content loss.
 """
 
@@ -24,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from torch import nn
+
 from .errors import SRGANError
 from .evaluate import PAPER
 from .images import convert_image, crop_to_multiple, downscale, upscale_bicubic
@@ -31,6 +35,7 @@ from .vgg import TruncatedVGG19, vgg19_layer_table
 
 __all__ = ["VGG19_URL", "try_imagenet_vgg19", "receptive_field", "feature_map_shapes",
            "shifted_and_blurred", "measure_content_losses", "strongest_channels",
+           "random_vgg19", "centre_crop", "features_at", "shift_against_blur",
            "PAPER_TABLE1", "paper_table1"]
 
 # torchvision's ImageNet weights of VGG19 (VGG19_Weights.IMAGENET1K_V1).
@@ -236,6 +241,104 @@ def strongest_channels(features, n=4):
         span = m.max() - m.min()
         out.append((c, (m - m.min()) / span if span > 0 else np.zeros_like(m)))
     return out
+
+
+def random_vgg19(seed=0):
+    """VGG19 up to phi_{5,4} with random weights: torchvision's initialisation, fixed seed.
+
+    The weights torchvision gives an untrained VGG19 (He et al.'s normal initialisation,
+    ``kaiming_normal_`` with ``mode='fan_out'``, zero biases), drawn from ``seed`` on a
+    forked generator so the caller's random state is untouched. Same architecture as the
+    ImageNet network (pooling, depth, receptive fields), no training.
+
+    Args:
+        seed (int): seed of the random weights.
+
+    Returns:
+        TruncatedVGG19: frozen, in eval mode, ``pretrained`` False.
+
+    Explained in: book/03_content_loss.ipynb
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        vgg = TruncatedVGG19(5, 4, weights=None)
+        for layer in vgg.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+    return vgg
+
+
+def centre_crop(img, size):
+    """The centre ``size`` x ``size`` window of a PIL image (the whole side where smaller).
+
+    Explained in: book/03_content_loss.ipynb
+    """
+    w, h = img.size
+    cw, ch = min(size, w), min(size, h)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return img.crop((left, top, left + cw, top + ch))
+
+
+def features_at(vgg, x, cuts):
+    """The feature maps phi_{i,j} at several ``cuts`` from one pass through ``vgg``.
+
+    Args:
+        vgg (TruncatedVGG19): cut at or after every (i, j) of ``cuts``.
+        x (torch.Tensor): (N, 3, H, W) images in ``imagenet-norm``.
+        cuts (tuple[tuple[int, int], ...]): the (i, j) to return.
+
+    Returns:
+        dict[tuple[int, int], torch.Tensor]: (i, j) -> (N, C, H', W').
+
+    Raises:
+        ValueError: a cut beyond the end of ``vgg``.
+
+    Explained in: book/03_content_loss.ipynb
+    """
+    at_index = {row["index"]: (row["i"], row["j"]) for row in vgg19_layer_table()
+                if (row["i"], row["j"]) in set(cuts)}
+    if len(at_index) != len(set(cuts)) or max(at_index) >= len(vgg.truncated_vgg19):
+        raise ValueError(f"cuts {cuts} must be VGG19 cuts up to phi_{{{vgg.i},{vgg.j}}}")
+    out = {}
+    with torch.no_grad():
+        for index, layer in enumerate(vgg.truncated_vgg19):
+            x = layer(x)
+            if index in at_index:
+                out[at_index[index]] = x.clone()  # the next ReLU works in place
+            if len(out) == len(at_index):
+                break
+    return out
+
+
+def shift_against_blur(hr, vgg, cuts=((2, 2), (5, 4)), rescale=12.75):
+    """Losses of ``hr`` moved by one pixel and of ``hr`` blurred (bicubic x4), against ``hr``.
+
+    Pixel MSE (Eq. 4, images in [-1, 1]) and the VGG content loss at each cut (Eq. 5,
+    features divided by ``rescale``), each as a pair (shifted, blurred): the smaller one
+    is the candidate the loss calls closer to ``hr``.
+
+    Args:
+        hr (PIL.Image): the image (a crop keeps it fast on a CPU).
+        vgg (TruncatedVGG19): ImageNet or random weights, cut at or after every cut.
+        cuts (tuple[tuple[int, int], ...]): which phi_{i,j}.
+        rescale (float): the paper's 12.75 (it cancels in every ratio).
+
+    Returns:
+        dict[str, tuple[float, float]]: ``'pixel MSE'``, ``'phi_2,2'``, ... ->
+        (loss of the shift, loss of the blur).
+
+    Explained in: book/03_content_loss.ipynb
+    """
+    target, moved = shifted_and_blurred(hr, shifts=(1,), scales=(4,))
+    images = [target, moved["shifted 1 px"], moved["bicubic x4"]]
+    pixels = torch.stack([convert_image(img, "pil", "[-1, 1]") for img in images])
+    device = next(vgg.parameters()).device
+    x = convert_image(pixels, "[-1, 1]", "imagenet-norm").to(device)
+    judged = {"pixel MSE": pixels, **{f"phi_{i},{j}": f.cpu() / rescale
+                                      for (i, j), f in features_at(vgg, x, cuts).items()}}
+    return {name: tuple(float((t[k] - t[0]).double().pow(2).mean()) for k in (1, 2))
+            for name, t in judged.items()}
 
 
 def paper_table1():

@@ -23,8 +23,8 @@ from .images import convert_image
 from .losses import (PixelContentLoss, discriminator_loss, generator_adversarial_loss,
                      perceptual_loss)
 
-__all__ = ["stripe_answers", "box_downscale", "ToyGenerator", "ToyDiscriminator", "train_toy",
-           "sample", "distances", "total_variation", "expected_mse", "as_images"]
+__all__ = ["stripe_answers", "box_downscale", "ToyGenerator", "ToyDiscriminator", "toy_step",
+           "train_toy", "sample", "distances", "total_variation", "expected_mse", "as_images"]
 
 
 def stripe_answers(size=8, level=0.75):
@@ -108,9 +108,8 @@ def train_toy(answers, beta=0.0, steps=600, batch_size=64, lr=4e-3, seed=0):
     """Train a ``ToyGenerator`` on the LR patch of ``answers``, with MSE or MSE + adversarial.
 
     Each sample pairs the LR patch with one answer drawn at random, as a data set of photos
-    pairs an LR patch with whichever HR patch it came from. The generator's loss is the
-    perceptual loss of Eq. 3, pixel MSE + ``beta`` * ``-log D(G(z))``, and each step first
-    updates D, then G, as the real SRGAN training does; ``beta=0`` is MSE alone (no D).
+    pairs an LR patch with whichever HR patch it came from; each step is ``toy_step``
+    (D first, then G, as the real SRGAN training does; ``beta=0`` is MSE alone, no D).
 
     Args:
         answers (Tensor): (K, H, W) HR patches with one LR patch (see ``stripe_answers``).
@@ -134,9 +133,10 @@ def train_toy(answers, beta=0.0, steps=600, batch_size=64, lr=4e-3, seed=0):
     lr_patch = box_downscale(answers[:1])  # (1, h, w): the LR patch every answer shares
     generator = ToyGenerator(lr_patch[0].numel(), answers.shape[-1]).double()
     discriminator = ToyDiscriminator(answers.shape[-1]).double()
+    # beta1 = 0.5, not the paper's 0.9: the usual choice for GANs since DCGAN (Radford et
+    # al. 2016); a shorter momentum lets G follow a D that keeps changing.
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    content_loss = PixelContentLoss()
     history = {"step": [], "to_mean": [], "to_nearest": [], "adversarial": []}
     for step in range(steps + 1):
         if step % max(steps // 20, 1) == 0 or step == steps:  # how far G is, now and then
@@ -148,22 +148,47 @@ def train_toy(answers, beta=0.0, steps=600, batch_size=64, lr=4e-3, seed=0):
             break
         hr = answers[torch.randint(len(answers), (batch_size,), generator=rng)]  # (B, H, W)
         z = torch.randn(batch_size, generator.z_dim, generator=rng, dtype=torch.float64)
-        sr = generator(lr_patch.expand(batch_size, -1, -1), z)  # (B, H, W)
-        adversarial = torch.zeros(())
+        adversarial = toy_step(generator, discriminator, opt_g, opt_d, lr_patch, hr, z, beta)
         if beta > 0:
-            # 1. Discriminator: answers -> real, sr (detached: G does not move) -> fake.
-            loss_d = discriminator_loss(discriminator(hr), discriminator(sr.detach()))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            adversarial = generator_adversarial_loss(discriminator(sr))
-            history["adversarial"].append(adversarial.item())
-        # 2. Generator. (The gradients this leaves in D are cleared before D's next step.)
-        loss_g = perceptual_loss(content_loss(sr, hr), adversarial, beta)
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
+            history["adversarial"].append(adversarial)
     return generator.eval(), history
+
+
+def toy_step(generator, discriminator, opt_g, opt_d, lr_patch, hr, z, beta):
+    """One training step: D learns real from generated (if ``beta`` > 0), then G learns.
+
+    G's loss is the perceptual loss of Eq. 3, pixel MSE (Eq. 4) + ``beta`` * ``-log D(G)``
+    (Eq. 6); with ``beta=0`` it is the MSE alone and D is not used.
+
+    Args:
+        generator (ToyGenerator): G.
+        discriminator (ToyDiscriminator): D.
+        opt_g, opt_d (torch.optim.Optimizer): their optimisers.
+        lr_patch (torch.Tensor): (1, h, w), the LR patch every answer shares.
+        hr (torch.Tensor): (B, H, W), one drawn answer per sample.
+        z (torch.Tensor): (B, z_dim), one code per sample.
+        beta (float): weight of the adversarial term.
+
+    Returns:
+        float: G's adversarial loss ``-log D(G)`` of this step (0.0 when ``beta`` is 0).
+
+    Explained in: book/02_mse_averaging.ipynb
+    """
+    sr = generator(lr_patch.expand(len(hr), -1, -1), z)  # (B, H, W)
+    adversarial = torch.zeros(())
+    if beta > 0:
+        # 1. Discriminator: answers -> real, sr (detached: G does not move) -> fake.
+        loss_d = discriminator_loss(discriminator(hr), discriminator(sr.detach()))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        adversarial = generator_adversarial_loss(discriminator(sr))
+    # 2. Generator. (The gradients this leaves in D are cleared before D's next step.)
+    loss_g = perceptual_loss(PixelContentLoss()(sr, hr), adversarial, beta)
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return adversarial.item()
 
 
 @torch.no_grad()

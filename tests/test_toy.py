@@ -87,3 +87,19 @@ def test_training_is_deterministic_and_restores_threads(answers):
     runs = [toy.train_toy(answers, beta=0.1, steps=20, seed=3)[1] for _ in range(2)]
     assert runs[0] == runs[1]
     assert torch.get_num_threads() == threads
+
+
+def test_toy_step_moves_d_only_with_an_adversarial_term(answers):
+    torch.manual_seed(0)
+    g, d = toy.ToyGenerator().double(), toy.ToyDiscriminator().double()
+    opt_g, opt_d = torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters())
+    lr_patch = toy.box_downscale(answers[:1])
+    z = torch.randn(4, g.z_dim, dtype=torch.float64)
+    d_before = [p.clone() for p in d.parameters()]
+    g_before = [p.clone() for p in g.parameters()]
+    assert toy.toy_step(g, d, opt_g, opt_d, lr_patch, answers, z, beta=0.0) == 0.0
+    assert all(torch.equal(a, b) for a, b in zip(d_before, d.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, g.parameters(), strict=True))
+    adversarial = toy.toy_step(g, d, opt_g, opt_d, lr_patch, answers, z, beta=0.1)
+    assert isinstance(adversarial, float) and adversarial > 0
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, d.parameters(), strict=True))
