@@ -157,7 +157,18 @@ def test_fold_precision_leaves_other_code_alone():
         show(srgan_lib.psnr, precision="half")
 
 
-PART_ONE_FORBIDDEN = re.compile(r"\b(nbval|pytest|CI|the tests?|unit tests?|saniti[sz]e\w*)\b")
+PART_ONE_FORBIDDEN = re.compile(
+    r"\b(nbval|pytest|CI|the tests?|unit tests?|saniti[sz]e\w*|tqdm|progress bars?"
+    r"|this page was built|the one this page|depends? a little on the machine"
+    r"|the machine this page|bf16 digits|Change the code, and the figure changes)\b",
+    re.IGNORECASE)
+# The pages a reader meets first: the same rule as Part I's chapters.
+FRONT_PAGES = [ROOT / "book" / "intro.md", ROOT / "book" / "00_before_you_start.md"]
+
+
+def _tooling_talk(text):
+    # "CI" only as capitals: "ci" is an (old) profile name, not tooling.
+    return [m for m in PART_ONE_FORBIDDEN.findall(text) if m.lower() != "ci" or m == "CI"]
 
 
 @pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.stem)
@@ -166,8 +177,82 @@ def test_part_one_speaks_to_the_reader_not_about_the_tests(path):
     prose = "\n".join(source(c) for c in cells(path, "markdown"))
     comments = "\n".join(line for c in cells(path, "code") for line in source(c).splitlines()
                          if line.lstrip().startswith("#"))
-    found = PART_ONE_FORBIDDEN.findall(prose + "\n" + comments)
+    found = _tooling_talk(prose + "\n" + comments)
     assert not found, f"{path.name}: {sorted(set(found))}"
+
+
+@pytest.mark.parametrize("path", FRONT_PAGES, ids=lambda p: p.stem)
+def test_front_pages_speak_to_the_reader_not_about_the_tests(path):
+    found = _tooling_talk(path.read_text())
+    assert not found, f"{path.name}: {sorted(set(found))}"
+
+
+def test_the_tooling_grep_catches_the_phrases_a_reader_objected_to():
+    for phrase in ("the one this page was built with does not", "the values depend a little "
+                   "on the machine", "`tqdm` draws a progress bar", "Change the code, and the "
+                   "figure changes with it", "pytest --nbval", "as CI runs it"):
+        assert _tooling_talk(phrase), phrase
+    assert not _tooling_talk("the `ci` profile, a circle, a Citation")
+
+
+EXERCISE = re.compile(r"^(\d+)\. ", re.M)
+
+
+def _exercise_problems(path):
+    """What breaks the convention: every exercise in its own cell, a solution right after."""
+    all_cells = cells(path)
+    start = next(k for k, c in enumerate(all_cells)
+                 if c["cell_type"] == "markdown" and "## Exercises" in source(c))
+    problems, expected, last = [], 1, None
+    rest = all_cells[start:]
+    for k, cell in enumerate(rest):
+        text = source(cell)
+        if cell["cell_type"] == "code":
+            first = text.splitlines()[0] if text else ""
+            if first != f"# Solution to exercise {last}":
+                problems.append(f"code cell after exercise {last} starts {first!r}")
+            if "hide-cell" not in cell["metadata"].get("tags", []):
+                problems.append(f"solution code of exercise {last} is not folded (hide-cell)")
+            continue
+        if text.startswith("```{admonition} Solution"):
+            continue
+        numbers = [int(n) for n in EXERCISE.findall(text)]
+        if not numbers:
+            continue
+        if numbers != [expected]:
+            problems.append(f"exercises {numbers} in one cell (expected {expected} alone)")
+        last, expected = numbers[-1], numbers[-1] + 1
+        after = source(rest[k + 1]) if k + 1 < len(rest) else ""
+        if not (after.startswith("```{admonition} Solution\n:class: dropdown")
+                and after.rstrip().endswith("```")):
+            problems.append(f"exercise {last} has no solution dropdown right after it")
+    return problems
+
+
+@pytest.mark.parametrize("path", PART_ONE, ids=lambda p: p.stem)
+def test_every_exercise_has_a_solution_right_after_it(path):
+    problems = _exercise_problems(path)
+    assert not problems, f"{path.name}: {problems}"
+
+
+def test_the_exercise_check_finds_a_missing_solution(tmp_path):
+    def nb(*cell_list):
+        path = tmp_path / "x.ipynb"
+        path.write_text(json.dumps({"cells": [
+            {"cell_type": kind, "metadata": {"tags": tags}, "source": text}
+            for kind, text, tags in cell_list]}))
+        return path
+
+    solution = ("markdown", "```{admonition} Solution\n:class: dropdown\nIt is 4.\n```", [])
+    good = nb(("markdown", "## Exercises\n\n1. Add 2 and 2.", []), solution,
+              ("code", "# Solution to exercise 1\nprint(2 + 2)", ["hide-cell"]),
+              ("markdown", "2. Add 3 and 3.", []), solution)
+    assert _exercise_problems(good) == []
+    missing = nb(("markdown", "## Exercises\n\n1. Add 2 and 2.\n2. Add 3 and 3.", []))
+    assert len(_exercise_problems(missing)) == 2
+    unfolded = nb(("markdown", "## Exercises\n\n1. Add.", []), solution,
+                  ("code", "# Solution to exercise 1\nprint(4)", []))
+    assert _exercise_problems(unfolded) == ["solution code of exercise 1 is not folded (hide-cell)"]
 
 
 def test_count_parameters_and_show_images():
