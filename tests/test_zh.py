@@ -276,6 +276,10 @@ def test_check_fails_on_an_edited_english_cell_and_shows_its_diff(project, capsy
     assert sync_zh.english_at_hash("01_x", "text2", sync_zh.sha256("The answer.")) == (
         "The answer.")
     assert "-The answer.\n+The answer is 42." in sync_zh.diff("01_x", "text2")
+    # Refreshing accepts the change and shows what it accepted.
+    sync_zh.refresh("01_x", "text2")
+    assert "+The answer is 42." in capsys.readouterr().out
+    assert sync_zh.problems("01_x") == []
     # A cell removed from the English leaves an orphaned block, which is named.
     nb["cells"].pop()
     (root / "book" / "01_x.ipynb").write_text(json.dumps(nb, indent=1) + "\n")

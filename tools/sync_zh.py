@@ -242,11 +242,18 @@ def stub(page):
 
 
 def refresh(page, key):
-    """Record that ``page``'s block ``key`` now translates the current English."""
+    """Record that ``page``'s block ``key`` now translates the current English; print the
+    English diff this accepts (when the English it was translated from is in git)."""
     kind, units = english_units(page)
     blocks = read_source(page)
     if key not in blocks or key not in units:
         sys.exit(f"{page}: no {kind} {key!r} in both zh/translations/{page}.md and the English")
+    old = english_at_hash(page, key, blocks[key].en_sha) if blocks[key].en_sha != "untranslated" \
+        else None
+    if old is not None and old != units[key]:  # say what the translation now has to cover
+        print("".join(difflib.unified_diff(f"{old}\n".splitlines(True),
+                                           f"{units[key]}\n".splitlines(True),
+                                           "translated from", "English now")), end="")
     blocks[key].en_sha = sha256(units[key])
     write_source(page, [blocks[k] for k in blocks])
 
