@@ -31,6 +31,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 from .errors import SRGANError, install_error
 
@@ -39,14 +40,20 @@ __all__ = ["main"]
 
 def _evaluate(args):
     from .evaluate import PAPER, PROTOCOL, evaluate, format_table, paper_row
-    from .upscale import default_device, model_scale, resolve_model
+    from .upscale import check_device, model_scale, resolve_model
 
-    model = resolve_model(args.model, device=args.device or default_device())
+    device = check_device(args.device)
+    model = resolve_model(args.model, device=device)
     if model == "bicubic":
-        label, scale = "Bicubic", args.scale
+        label, scale = "Bicubic", args.scale or 4
     else:
-        label, scale = f"{type(model).__name__} ({args.model})", model_scale(model)
-    rows = evaluate(model, sets=args.sets, scale=scale, device=args.device,
+        scale = model_scale(model)
+        if args.scale is not None and args.scale != scale:
+            raise SRGANError(f"--scale {args.scale}: {args.model} is a x{scale} model; leave "
+                             f"--scale out (a model uses its own) or pass x{args.scale} weights")
+        family = "SRGAN" if type(model).__name__ == "Generator" else type(model).__name__
+        label = family if args.model in ("srgan", "srresnet") else f"{family} ({args.model})"
+    rows = evaluate(model, sets=args.sets, scale=scale, device=device,
                     progress=not args.no_progress)
     protocol = PROTOCOL.format(scale=scale)
     row, reason = paper_row(model)
@@ -79,11 +86,31 @@ def _upscale(args):
 def _export(args):
     from .export import export_onnx
 
-    out = export_onnx(args.weights, args.output)
+    out = export_onnx(args.weights, args.output, overwrite=args.force)
     print(f"{args.weights} -> {out} (input lr: imagenet-norm; output sr: [-1, 1])")
 
 
+def _check_train_sets(sets):
+    """Refuse the benchmark sets as training data, in one line, before anything loads."""
+    from .sources import SOURCES, registered_name
+
+    for name in sets or ():
+        key = registered_name(name)
+        if key is not None and SOURCES[key].split == "eval":
+            raise SRGANError(f"--train-sets {name}: {key} is an evaluation set, and training "
+                             "on it makes its scores meaningless; train on T91, BSD200 or "
+                             "DIV2K, or on a folder of your own images")
+
+
 def _train(args):
+    if args.no_progress:  # also data.py's decoding bar: tqdm reads this when imported
+        os.environ["TQDM_DISABLE"] = "1"
+    _check_train_sets(args.train_sets)
+    if args.device is not None:
+        from .upscale import check_device
+
+        check_device(args.device)
+
     from .config import TrainConfig
     from .train import train
 
@@ -188,12 +215,13 @@ def build_parser():
                     help="bicubic | srresnet | srgan | PATH.safetensors (default: bicubic)")
     ev.add_argument("--sets", nargs="+", default=["Set5", "Set14"],
                     help="set names (found in $SRGAN_DATA or downloaded) or folders of images")
-    ev.add_argument("--scale", type=int, default=4, choices=(2, 4, 8),
-                    help="upscaling factor for bicubic (a model uses its own)")
+    ev.add_argument("--scale", type=int, default=None, choices=(2, 4, 8),
+                    help="upscaling factor for bicubic (default 4); a model uses its own")
     ev.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ev.add_argument("--markdown", action="store_true",
-                    help="print the table as Markdown instead of aligned plain text")
+    form = ev.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    form.add_argument("--markdown", action="store_true",
+                      help="print the table as Markdown instead of aligned plain text")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_debug(ev, default=argparse.SUPPRESS)
     ev.set_defaults(run=_evaluate)
@@ -230,8 +258,10 @@ def build_parser():
                              description="Export SRResNet or SRGAN generator weights to ONNX "
                              "(dynamic height and width): input 'lr' (N, 3, h, w) in "
                              "imagenet-norm, output 'sr' (N, 3, s*h, s*w) in [-1, 1].")
-    ex.add_argument("weights", metavar="WEIGHTS", help="a generator's .safetensors file")
+    ex.add_argument("weights", metavar="WEIGHTS",
+                    help="srgan | srresnet (the shipped weights) | PATH.safetensors")
     ex.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    ex.add_argument("--force", action="store_true", help="replace an existing output file")
     _add_debug(ex, default=argparse.SUPPRESS)
     ex.set_defaults(run=_export)
 
@@ -285,6 +315,10 @@ def main(argv=None):
     Explained in: book/10_evaluation_and_upscaling.ipynb
     """
     args = build_parser().parse_args(argv)
+    show = warnings.showwarning
+    # A library warning is a note for the user: one line, without Python's file and line.
+    warnings.showwarning = lambda message, *_, **__: print(f"warning: {message}",
+                                                          file=sys.stderr)
     try:
         try:
             args.run(args)
@@ -305,6 +339,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = show
     return 0
 
 

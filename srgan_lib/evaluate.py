@@ -11,6 +11,9 @@ beside Table 2's SRGAN (which is SRGAN-VGG54). ``paper_row`` reads the content l
 weights' metadata (``model.metadata``, written by the training engine).
 """
 
+import json
+import statistics
+
 from tqdm import tqdm
 
 from .data import EvalDataset
@@ -61,7 +64,8 @@ def paper_row(model):
     Returns:
         tuple[str | None, str]: a key of ``PAPER`` (``None`` when the paper has no such
         row, e.g. SRResNet-VGG54) and a short reason, e.g. ``"content loss mse, from the
-        weights' metadata"``.
+        weights' metadata"``; weights trained with the grid loss (``grid_weight`` in
+        their config) say that no row of the paper has it.
 
     Explained in: book/07_evaluation.ipynb
     """
@@ -70,13 +74,20 @@ def paper_row(model):
     family = _FAMILY.get(type(model).__name__)
     if family is None:
         return None, f"the paper has no {type(model).__name__}"
-    loss = getattr(model, "metadata", {}).get("content_loss")
+    metadata = getattr(model, "metadata", {})
+    loss = metadata.get("content_loss")
     if loss:
         reason = f"content loss {loss}, from the weights' metadata"
     else:
         loss = _ASSUMED_LOSS[type(model).__name__]
         reason = (f"assumed: the weights record no content loss, so the paper's own "
                   f"{family} ({loss}) is assumed")
+    try:
+        grid = float(json.loads(metadata.get("config", "{}")).get("grid_weight") or 0)
+    except (ValueError, TypeError, AttributeError):
+        grid = 0.0
+    if grid:
+        reason += f"; plus the grid loss (weight {grid:g}), which no row of the paper has"
     name = f"{family}-{loss.upper()}"
     if name not in PAPER:
         return None, f"the paper has no {name} row ({reason})"
@@ -99,7 +110,9 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
         list[dict]: one row per set: ``set``, ``images``, ``psnr``, ``ssim``,
         ``hf_energy`` (``metrics.high_frequency_energy``: fine detail relative to HR, 1 is
         as much as the truth), ``periodic_artefacts`` (``metrics.periodic_artefacts``:
-        a regular grid relative to HR, 1 is as much as the truth), ``colour_shift``
+        a regular grid relative to HR, 1 is as much as the truth), the medians of both
+        (``hf_energy_median``, ``periodic_artefacts_median``: a set's mean of a ratio can
+        be one image's), ``colour_shift``
         (``metrics.colour_shift``, 8-bit levels),
         ``paper_row`` / ``paper_table`` (the paper's row the model is compared with, see
         ``paper_row``, and its table) and ``paper_psnr`` / ``paper_ssim`` (None where that
@@ -133,7 +146,9 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
         rows.append({"set": dataset.name, "images": len(psnrs),
                      "psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims),
                      "hf_energy": sum(energies) / len(energies),
+                     "hf_energy_median": statistics.median(energies),
                      "periodic_artefacts": sum(grids) / len(grids),
+                     "periodic_artefacts_median": statistics.median(grids),
                      "colour_shift": sum(shifts) / len(shifts),
                      "paper_row": row_name if paper else None,
                      "paper_table": paper.get("table"),
@@ -146,15 +161,23 @@ def _fmt(value, digits):
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _pair(r, key, digits):
+    """``mean (median)`` of a ratio metric; the mean alone for rows without a median."""
+    median = r.get(f"{key}_median")
+    mean = _fmt(r[key], digits)
+    return mean if median is None else f"{mean} ({_fmt(median, digits)})"
+
+
 def _figures(r):
     """The cells of one evaluate row, ours then the paper's."""
     where = (f"{r['paper_row']} (Table {r['paper_table']})" if r.get("paper_row") else "–")
-    return [_fmt(r["psnr"], 2), _fmt(r["ssim"], 4), _fmt(r["hf_energy"], 3),
-            _fmt(r["periodic_artefacts"], 2), _fmt(r["colour_shift"], 2), where,
+    return [_fmt(r["psnr"], 2), _fmt(r["ssim"], 4), _pair(r, "hf_energy", 3),
+            _pair(r, "periodic_artefacts", 2), _fmt(r["colour_shift"], 2), where,
             _fmt(r.get("paper_psnr"), 2), _fmt(r.get("paper_ssim"), 4)]
 
 
-_FIGURE_COLUMNS = ["PSNR (dB)", "SSIM", "HF energy", "periodic artefacts", "colour shift",
+_FIGURE_COLUMNS = ["PSNR (dB)", "SSIM", "HF energy (median)", "periodic artefacts (median)",
+                   "colour shift",
                    "paper row", "paper PSNR", "paper SSIM"]
 _FIGURE_ALIGN = ">>>>><>>"
 
@@ -178,7 +201,9 @@ def format_table(rows, title, markdown=True):
     """The rows of ``evaluate`` as a table, with the paper's figures beside ours.
 
     HF energy: fine detail above the LR Nyquist frequency relative to HR (1.0 = as much as
-    the truth). Periodic artefacts: the spectral peaks of a regular grid at the upsampler's
+    the truth; noise counts as much as detail, so it is read beside PSNR, not alone).
+    Both ratio metrics show the set's mean and, in brackets, its median (one image can
+    carry a set's mean). Periodic artefacts: the spectral peaks of a regular grid at the upsampler's
     periods relative to HR's (1.0 = as much as the truth; a visible grid gives tens). Colour
     shift: the largest change of a colour channel's mean, in 8-bit levels. ``–`` marks a
     figure the paper does not give (Table 1 has no BSD100 column).

@@ -25,40 +25,58 @@ from .files import atomic_write
 __all__ = ["export_onnx"]
 
 
-def export_onnx(model, out_path):
+def export_onnx(model, out_path, overwrite=False):
     """Write an ``SRResNet`` / ``Generator`` as an ONNX file with dynamic height and width.
 
     Args:
-        model (nn.Module | str | Path): the network, or a ``.safetensors`` weights file of
-            one (a ``Generator`` or an ``SRResNet``, any scale).
+        model (nn.Module | str | Path): the network, a ``--model`` name of ``upscale``
+            (``'srgan'``, ``'srresnet'``: the shipped weights) or a ``.safetensors`` file
+            of one (a ``Generator`` or an ``SRResNet``, any scale).
         out_path (str | Path): the ``.onnx`` file; written atomically (a failed export
             leaves no half-written file and an existing file as it was).
+        overwrite (bool): replace an existing ``out_path`` (``--force``); never the
+            weights file itself.
 
     Returns:
         Path: ``out_path``. Its input is ``lr`` (N, 3, h, w) in ``imagenet-norm``; its
         output ``sr`` (N, 3, s*h, s*w) in ``[-1, 1]``; the weights are stored inside it.
 
     Raises:
-        SRGANError: the weights file is missing or not a generator's, or ``out_path``
-            cannot be written.
+        SRGANError: the weights file is missing or not a generator's; ``out_path`` is
+            the weights file, exists (without ``overwrite``), does not end in ``.onnx``
+            or cannot be written. All checked before the export starts.
 
     Explained in: book/10_evaluation_and_upscaling.ipynb
     """
-    from .models import Generator, SRResNet
-    from .weights import load_weights
+    from .upscale import SHIPPED, resolve_model
 
-    if not isinstance(model, torch.nn.Module):
-        model = load_weights(model, expect=(SRResNet, Generator))
     out_path = Path(out_path)
+    if not isinstance(model, torch.nn.Module):
+        source = Path(SHIPPED.get(str(model), model))
+        if out_path.resolve() == source.resolve():
+            raise SRGANError(f"{out_path}: is the weights file being exported; choose another "
+                             "-o (the input is never overwritten)")
+    if out_path.suffix.lower() != ".onnx":
+        raise SRGANError(f"{out_path}: an ONNX file must end in .onnx; e.g. "
+                         f"-o {out_path.with_suffix('.onnx').name}")
+    if out_path.exists() and not overwrite:
+        raise SRGANError(f"{out_path}: already exists; choose another name or replace it "
+                         "(--force)")
     if not out_path.parent.is_dir():
         raise SRGANError(f"{out_path}: cannot write there, the folder {out_path.parent} does "
                          "not exist; create it or choose another -o")
+    if not isinstance(model, torch.nn.Module):
+        model = resolve_model(model)
+        if model == "bicubic":
+            raise SRGANError("bicubic: is not a network; export srgan, srresnet or a "
+                             ".safetensors file")
     program = _to_onnx(model)
     try:
         with atomic_write(out_path) as f:
             f.write(program.model_proto.SerializeToString())
     except OSError as err:
-        raise SRGANError(f"{out_path}: cannot write the ONNX file ({err.strerror}); "
+        why = "not writable" if isinstance(err, PermissionError) else err.strerror
+        raise SRGANError(f"{out_path}: cannot write the ONNX file ({why}); "
                          "choose a writable place") from None
     return out_path
 

@@ -21,7 +21,10 @@ Conversions go through ``[0, 1]``; converting to ``'pil'`` clamps and rounds, so
 out-of-range network output never wraps around (the classic cause of speckled pixels).
 """
 
+import functools
+import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,8 +122,14 @@ def convert_image(img, source, target):
     return (x * weights).sum(dim=-3) + _Y_OFFSET
 
 
-def _open_checked(path, allow_large):
-    """Open and fully decode ``path`` with Pillow, turning every failure into an SRGANError."""
+def _open_checked(path, allow_large, decode=True):
+    """Open (and, with ``decode``, fully decode) ``path`` with Pillow, turning every failure
+    into an SRGANError.
+
+    One size limit, Pillow's ``Image.MAX_IMAGE_PIXELS``: an image above it is refused
+    (Pillow itself only warns up to twice that and refuses beyond, which would quote two
+    limits), unless ``allow_large``.
+    """
     path = Path(path)
     if not path.exists():
         raise SRGANError(f"{path}: no such file; check the path")
@@ -128,20 +137,24 @@ def _open_checked(path, allow_large):
         raise SRGANError(f"{path}: is a directory, not an image file; name an image inside it")
     limit = Image.MAX_IMAGE_PIXELS
     try:
-        if allow_large:
-            Image.MAX_IMAGE_PIXELS = None  # the user said the image is trusted
-        img = Image.open(path)
-        img.load()  # decode now, so a truncated file fails here and not later
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if allow_large:
+                Image.MAX_IMAGE_PIXELS = None  # the user said the image is trusted
+            img = Image.open(path)
+            if decode:
+                img.load()  # decode now, so a truncated file fails here and not later
         return img
-    except Image.DecompressionBombError as err:
-        raise SRGANError(f"{path}: larger than Pillow's decompression-bomb limit of {limit} "
-                         f"pixels ({err}); if you trust the file, allow large images "
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SRGANError(f"{path}: larger than Pillow's decompression-bomb limit of "
+                         f"{limit:,} pixels; if you trust the file, allow large images "
                          "(allow_large=True, or --allow-large on the command line)") from None
     except UnidentifiedImageError:
         raise SRGANError(f"{path}: not an image Pillow can read (is it really a "
                          f"{path.suffix or 'image'} file?); export it as PNG or JPEG") from None
     except PermissionError:
-        raise SRGANError(f"{path}: permission denied; make the file readable") from None
+        raise SRGANError(f"{path}: not readable (no read permission); make the file "
+                         "readable") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise SRGANError(f"{path}: the image data is truncated or corrupt ({err}); "
                          "re-download or re-export it") from None
@@ -186,19 +199,47 @@ def load_image(path, allow_large=False, keep_alpha=False):
         return img.convert("RGBA" if keep_alpha and has_alpha else "RGB")
 
 
-def check_output(path, overwrite=False):
+@functools.cache
+def _writable_extensions():
+    """The file extensions Pillow can write an RGB image to, sorted (``.bmp``, ``.jpg``, ...).
+
+    Pillow reads more formats than it writes (``.psd`` is read-only, ``.xbm`` holds only
+    black and white), so an output name is checked against this list, not against every
+    extension Pillow knows.
+
+    Explained in: book/10_evaluation_and_upscaling.ipynb
+    """
+    return tuple(sorted(ext for ext, fmt in Image.registered_extensions().items()
+                        if _holds(fmt, "RGB")))
+
+
+def _holds(fmt, mode):
+    """Whether Pillow can write a ``mode`` image (``'RGBA'``, ``'L'``, ...) as ``fmt``."""
+    try:
+        with warnings.catch_warnings():  # some formats warn that they are deprecated
+            warnings.simplefilter("ignore")
+            Image.new(mode, (1, 1)).save(io.BytesIO(), format=fmt)
+    except (OSError, KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
+def check_output(path, overwrite=False, mode=None):
     """Check, before any work is done, that an image can be written to ``path``.
 
     Args:
         path (str | Path): the output file.
         overwrite (bool): whether an existing file may be replaced.
+        mode (str | None): the mode of the image to be written (``'RGBA'``, ``'L'``,
+            ...): the format must hold it (JPEG has no alpha); ``None``: not checked.
 
     Returns:
         str: Pillow's format name for the extension (``'PNG'``, ``'JPEG'``, ...).
 
     Raises:
-        SRGANError: ``path`` exists and ``overwrite`` is false, the extension is unknown,
-            or the folder is missing or not writable.
+        SRGANError: ``path`` exists and ``overwrite`` is false, the extension is not one
+            Pillow writes, the format cannot hold ``mode``, or the folder is missing or
+            not writable.
 
     Explained in: book/10_evaluation_and_upscaling.ipynb
     """
@@ -207,11 +248,17 @@ def check_output(path, overwrite=False):
         raise SRGANError(f"{path}: already exists; choose another name or allow overwriting "
                          "(--force on the command line)")
     fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise SRGANError(f"{path}: unknown image extension {path.suffix!r}; use .png or .jpg")
+    if fmt is None or path.suffix.lower() not in _writable_extensions():
+        what = "unknown image extension" if fmt is None else "Pillow cannot write images as"
+        raise SRGANError(f"{path}: {what} {path.suffix!r}; use one of "
+                         f"{' '.join(_writable_extensions())} (.png keeps everything)")
+    if mode is not None and not _holds(fmt, mode):
+        holds = "transparency" if mode in ("RGBA", "LA") else f"{mode} images"
+        raise SRGANError(f"{path}: {fmt} cannot hold {holds}; write .png (or .webp, "
+                         ".tiff) instead")
     folder = path.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        why = "no such folder" if not folder.is_dir() else "permission denied"
+        why = "no such folder" if not folder.is_dir() else "not writable"
         raise SRGANError(f"{path}: cannot write to {folder} ({why}); choose a writable folder")
     return fmt
 
@@ -239,7 +286,8 @@ def save_image(img, path, overwrite=False):
         with atomic_write(path) as f:
             img.save(f, format=fmt)
     except (FileNotFoundError, PermissionError, IsADirectoryError) as err:
-        raise SRGANError(f"{path}: cannot write to {path.parent} ({err.strerror}); "
+        why = "not writable" if isinstance(err, PermissionError) else err.strerror
+        raise SRGANError(f"{path}: cannot write to {path.parent} ({why}); "
                          "choose a writable folder") from None
 
 

@@ -389,7 +389,7 @@ def _extract_sets(archive, source, wanted, root):
     try:
         try:
             extract_archive(os.fspath(archive), os.fspath(scratch))
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
             if source.md5 is None:  # nothing vouched for the file: assume it is damaged
                 raise SRGANError(f"{archive.name} from {source.url}: the archive is corrupt or "
                                  f"truncated ({err}); it was deleted: run again to download "

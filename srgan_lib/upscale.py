@@ -22,12 +22,14 @@ pixel), and the tail needs a margin of only 3 LR pixels of the body's output.
 Why the last convolution runs before the last pixel shuffle: the final 9x9 convolution
 makes 3 channels from 64 at full size, 11% of the network's arithmetic but, with so few
 output channels, about 30% of its time on a CPU. Run on the shuffle's input instead, as
-an equivalent 5x5 convolution from 256 channels to 12, it is about twice as fast, and the
-64-channel map at full size is never made (``_fold_last_conv``).
+an equivalent 5x5 convolution from 256 channels to 12, the tail ran 1.64 times as fast
+in chapter 10's measurement, and the 64-channel map at full size is never made
+(``_fold_last_conv``).
 """
 
 import copy
 import math
+import os
 from contextlib import contextmanager
 from itertools import pairwise, product
 from pathlib import Path
@@ -42,7 +44,7 @@ from .errors import SRGANError
 from .images import check_output, convert_image, load_image, save_image, upscale_bicubic
 
 __all__ = ["SHIPPED", "default_device", "model_scale", "receptive_radius", "super_resolve",
-           "upscale_image", "resolve_model", "upscale_files"]
+           "upscale_image", "fill_transparent", "resolve_model", "upscale_files", "check_device"]
 
 # The weights shipped in the repository's data/ folder, by name.
 _DATA = Path(__file__).resolve().parent.parent / "data"
@@ -294,28 +296,33 @@ def _window(t, box, around, s=1):
 
 
 def upscale_image(model, img, **kwargs):
-    """Upscale any image as people have them: RGB, or RGBA with its alpha kept.
+    """Upscale any image as people have them: RGB, greyscale, with or without alpha.
 
-    The colour channels go through the model (``super_resolve``, tiled as asked); an alpha
-    channel is not a photograph, so it is upscaled separately with bicubic. The colours
-    are premultiplied by alpha first: a fully transparent pixel's colour is invisible and
-    often arbitrary (say red behind a white logo), and upscaled as it is it would bleed
-    into the visible edge as a halo. Premultiplied, it counts for nothing; the colours are
-    divided by the upscaled alpha afterwards.
+    The colour goes through the model (``super_resolve``, tiled as asked). A greyscale
+    image (``'L'``) is run as the grey replicated to RGB, and the output is converted back
+    to luminance (Pillow's ``convert('L')``, ITU-R 601 weights), so grey in is grey out
+    with no colour noise. An alpha channel is not a photograph: it is upscaled separately
+    with bicubic. The colours of fully transparent pixels are invisible and often
+    arbitrary (say red behind a white logo), so before the network sees them they are
+    replaced by the colours of the visible pixels nearest to them (``fill_transparent``):
+    hidden colours cannot bleed into the visible edge as a halo, and a semi-transparent
+    edge keeps its own colour (the network sees it unchanged; nothing is divided by a
+    small alpha afterwards).
 
     Args:
         model (nn.Module | str): an ``SRResNet`` / ``Generator``, or ``'bicubic'``.
-        img (PIL.Image): ``'RGB'`` or ``'RGBA'`` (as ``load_image(..., keep_alpha=True)``
-            returns).
+        img (PIL.Image): ``'RGB'``, ``'RGBA'``, ``'L'`` or ``'LA'``.
         **kwargs: passed to ``super_resolve`` (``device``, ``tile``, ``overlap``, ``bf16``,
             ``progress``); a bicubic ``model`` takes ``scale`` instead (default 4).
 
     Returns:
-        PIL.Image: the upscaled image, same mode as ``img``.
+        PIL.Image: the upscaled image, same mode as ``img``; where the upscaled alpha is
+        0 the colour is 0.
 
     Explained in: book/10_evaluation_and_upscaling.ipynb
     """
-    rgb = _premultiply(img) if img.mode == "RGBA" else img.convert("RGB")
+    alpha = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
+    rgb = img.convert("RGB") if alpha is None else fill_transparent(img.convert("RGBA"))
     if model == "bicubic":
         scale = kwargs.get("scale", 4)
         out = upscale_bicubic(rgb, scale)
@@ -323,25 +330,56 @@ def upscale_image(model, img, **kwargs):
         kwargs.pop("scale", None)
         scale = model_scale(model)
         out = super_resolve(model, rgb, **kwargs)
-    if img.mode == "RGBA":
-        out = _unpremultiply(out, upscale_bicubic(img.getchannel("A"), scale))
-    return out
+    if img.mode in ("L", "LA"):
+        out = out.convert("L")
+    if alpha is None:
+        return out
+    a = np.asarray(upscale_bicubic(alpha, scale))[..., None]
+    colour = np.asarray(out).reshape(a.shape[0], a.shape[1], -1)
+    colour = np.where(a > 0, colour, 0).astype(np.uint8)  # nothing visible: colour 0
+    return Image.fromarray(np.concatenate([colour, a], axis=2), mode=img.mode)
 
 
-def _premultiply(rgba):
-    """The RGB of an RGBA image, each colour multiplied by its alpha (0-255 as 0-1)."""
-    array = np.asarray(rgba, dtype=np.float32)
-    rgb = array[..., :3] * array[..., 3:] / 255
-    return Image.fromarray(rgb.round().astype(np.uint8))  # (h, w, 3): RGB
+def fill_transparent(rgba):
+    """The RGB of an RGBA image, each fully transparent pixel given the colour of the
+    visible pixels nearest to it.
 
+    The colour a file stores under alpha 0 cannot be seen, yet a network (or bicubic)
+    mixes it into the visible pixels around it. So each pixel with alpha 0 takes the
+    alpha-weighted mean colour of the square of side ``2 r + 1`` around it, for the
+    smallest ``r`` in 1, 2, 4, 8, ... whose square holds a visible pixel (sums from one
+    integral image per channel). Pixels with alpha > 0 keep their colour exactly; an
+    image with no visible pixel at all keeps its colours. This is the one alpha
+    algorithm of the command line; the in-browser page does the same.
 
-def _unpremultiply(rgb, alpha):
-    """RGB premultiplied by ``alpha`` back to plain RGB, with ``alpha`` attached (RGBA)."""
-    a = np.asarray(alpha, dtype=np.float32)[..., None]
-    c = np.minimum(np.asarray(rgb, dtype=np.float32), a)  # premultiplied colour <= alpha
-    c = np.divide(c * 255, a, out=np.zeros_like(c), where=a > 0)  # alpha 0: black
-    out = np.concatenate([np.clip(c.round(), 0, 255), a], axis=2).astype(np.uint8)
-    return Image.fromarray(out)  # (h, w, 4): RGBA
+    Args:
+        rgba (PIL.Image): an ``'RGBA'`` image.
+
+    Returns:
+        PIL.Image: ``'RGB'``, the same size.
+
+    Explained in: book/10_evaluation_and_upscaling.ipynb
+    """
+    array = np.asarray(rgba, dtype=np.float64)
+    colour, a = array[..., :3], array[..., 3:] / 255
+    hidden = a[..., 0] == 0
+    out = colour.copy()
+    h, w = hidden.shape
+    weighted = np.concatenate([colour * a, a], axis=2)  # premultiplied colour, and alpha
+    integral = np.pad(weighted.cumsum(0).cumsum(1), ((1, 0), (1, 0), (0, 0)))
+    r = 1
+    while hidden.any() and r < 2 * max(h, w):
+        y0, x0 = np.clip(np.arange(h) - r, 0, h), np.clip(np.arange(w) - r, 0, w)
+        y1, x1 = np.clip(np.arange(h) + r + 1, 0, h), np.clip(np.arange(w) + r + 1, 0, w)
+        sums = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0]
+                + integral[y0][:, x0])  # the square around each pixel, clipped to the image
+        den = sums[..., 3:]
+        mean = np.divide(sums[..., :3], den, out=np.zeros_like(sums[..., :3]), where=den > 0)
+        found = hidden & (den[..., 0] > 1e-9)
+        out[found] = mean[found]
+        hidden &= ~found
+        r *= 2
+    return Image.fromarray(np.clip(out.round(), 0, 255).astype(np.uint8), mode="RGB")
 
 
 def resolve_model(spec, device="cpu", scaling_factor=None):
@@ -382,19 +420,108 @@ def resolve_model(spec, device="cpu", scaling_factor=None):
                         device=device)
 
 
+def check_device(spec):
+    """The ``torch.device`` a ``--device`` value names, if this machine has it.
+
+    Args:
+        spec (str | None): ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``, ...; ``None``:
+            ``default_device()``.
+
+    Returns:
+        torch.device: the device.
+
+    Raises:
+        SRGANError: an unknown device name, or a GPU this machine does not have; the
+            message lists the devices there are.
+
+    Explained in: book/10_evaluation_and_upscaling.ipynb
+    """
+    if spec is None:
+        return torch.device(default_device())
+    here = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        here.append("mps")
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise SRGANError(f"--device {spec}: not a device name; this machine has "
+                         f"{', '.join(here)}") from None
+    if device.type == "cpu" or (device.type == "mps" and "mps" in here):
+        return device
+    if device.type == "cuda" and torch.cuda.device_count() > (device.index or 0):
+        return device
+    raise SRGANError(f"--device {spec}: this machine has no such device (it has "
+                     f"{', '.join(here)}); use --device cpu")
+
+
+def _available_ram():
+    """Bytes of RAM available to a new allocation (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _peak_memory(net, width, height, tile=192, overlap=None):
+    """An estimate of the RAM ``upscale_image`` needs for a ``width x height`` LR image.
+
+    The largest activations are the upsampling tail's: per LR pixel, each sub-pixel
+    block makes ``4 * channels`` maps at ``4 ** i`` times the LR size, kept twice (the
+    convolution's output and the PReLU's), about 10 kB per LR pixel for the x4 networks.
+    Whole-image inference (``tile=0``) holds them for the whole image (a 1500x1000 photo:
+    about 15 GB); tiled, for one tile only. The 8-bit output is held about twice (the
+    array and the image written from it).
+
+    Args:
+        net (nn.Module | str): an ``SRResNet`` / ``Generator``, or ``'bicubic'``.
+        width, height (int): the LR image's size.
+        tile (int | None): as ``super_resolve``'s; 0 or ``None``: the whole image.
+        overlap (int | None): as ``super_resolve``'s.
+
+    Returns:
+        int: bytes (an estimate, within a factor of about 1.5 of what was measured).
+
+    Explained in: book/10_evaluation_and_upscaling.ipynb
+    """
+    if net == "bicubic":
+        return width * height * 16 * 3 * 3
+    body = getattr(net, "net", net)
+    channels, s = body.conv_block1.conv_block[0].out_channels, model_scale(net)
+    output = width * height * s * s * 3 * 2
+    tail_per_px = sum(2 * 4 * channels * 4 ** i for i in range(int(math.log2(s)))) * 4
+    body_per_px = 4 * channels * 4
+    if not tile:
+        return output + width * height * (tail_per_px + body_per_px)
+    overlap = receptive_radius(net) if overlap is None else overlap
+    big = min(s * tile + 2 * overlap, width) * min(s * tile + 2 * overlap, height)
+    small = min(tile + 2 * _tail_radius(body), width) * min(tile + 2 * _tail_radius(body),
+                                                             height)
+    return output + big * body_per_px + small * tail_per_px
+
+
 def upscale_files(inputs, output, model="srgan", tile=192, overlap=None, scale=None,
                   device=None, bf16=False, force=False, allow_large=False, progress=True):
     """Upscale image files: what ``python -m srgan_lib upscale`` does.
 
-    Every output name is checked before any work starts (an input is never overwritten, an
-    existing file only with ``force``, the extension must be an image format, the folder
-    writable), and every output is written atomically, so an error or a kill leaves no
-    half-written file.
+    Everything that can be known before the work is checked before the first image is
+    upscaled: the device, every input (it exists and is an image Pillow reads, within
+    the size limit), every output name (an input is never overwritten, two inputs never
+    write the same file, an existing file only with ``force``, the extension is a format
+    Pillow writes that holds the image: transparency is refused for ``.jpg``, the folder
+    writable) and the memory the largest image needs (refused, naming ``--tile``, when
+    above the RAM available). Every output is written atomically, so an error or a kill
+    leaves no half-written file. Greyscale inputs give greyscale outputs.
 
     Args:
         inputs (list[str | Path]): image files.
         output (str | Path): the output file for one input; a folder (created if needed)
-            for several, which receives ``<name>_x<scale>.png`` per input.
+            for several, or a name ending in ``/``, which receives ``<name>_x<scale>.png``
+            per input.
         model (str): ``'srgan'``, ``'srresnet'``, ``'bicubic'`` or a ``.safetensors`` path.
         tile, overlap, bf16: see ``super_resolve`` (``tile=0``: the whole image at once).
         scale (int | None): bicubic's factor (default 4); for a model, the scale its
@@ -408,36 +535,73 @@ def upscale_files(inputs, output, model="srgan", tile=192, overlap=None, scale=N
         tuple: ``(input, output, (width, height) of the input, scale)`` per finished file.
 
     Raises:
-        SRGANError: any bad input, weights file or output path, naming the file.
+        SRGANError: any bad input, weights file, device or output path, naming it.
 
     Explained in: book/10_evaluation_and_upscaling.ipynb
     """
-    device = device or default_device()
+    from .images import _open_checked
+
+    device = check_device(device)
+    inputs, trailing = [Path(p) for p in inputs], str(output).endswith(("/", os.sep))
+    output = Path(output)
+    headers = []
+    for p in inputs:  # the headers only: sizes and modes, no decoding yet
+        with _open_checked(p, allow_large, decode=False) as img:
+            alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
+            grey = img.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+            headers.append((img.size, ("LA" if alpha else "L") if grey else
+                            ("RGBA" if alpha else "RGB")))
     net = resolve_model(model, device=device, scaling_factor=scale)
     if net != "bicubic":  # our own copy: its layout may be the fastest one
         net = net.to(memory_format=torch.channels_last)
     scale = (scale or 4) if net == "bicubic" else model_scale(net)
-    inputs, output = [Path(p) for p in inputs], Path(output)
-    many = len(inputs) > 1 or output.is_dir()
+    many = len(inputs) > 1 or output.is_dir() or trailing
     if many and output.exists() and not output.is_dir():
         raise SRGANError(f"{output}: with several inputs, -o must be a folder")
     targets = [output / f"{p.stem}_x{scale}.png" if many else output for p in inputs]
-    originals = {p.resolve() for p in inputs if p.exists()}
-    for target in targets:
+    originals = {p.resolve() for p in inputs}
+    seen = {}
+    for source, target in zip(inputs, targets, strict=True):
         if target.resolve() in originals:
             raise SRGANError(f"{target}: is one of the inputs; choose another output name "
                              "(an input is never overwritten)")
+        if target.resolve() in seen:
+            raise SRGANError(f"{target}: both {seen[target.resolve()]} and {source} would be "
+                             "written there; rename one of them or upscale them separately")
+        seen[target.resolve()] = source
+    if not many or output.is_dir():
+        for target, (_, mode) in zip(targets, headers, strict=True):
+            check_output(target, overwrite=force, mode=mode)
+    _check_memory(net, device, headers, tile, overlap)
     if many and not output.exists():
         try:
             output.mkdir(parents=True)
         except OSError as err:
             raise SRGANError(f"{output}: cannot create the output folder ({err.strerror}); "
                              "choose a writable place") from None
-    for target in targets:
-        check_output(target, overwrite=force)
+    for target, (_, mode) in zip(targets, headers, strict=True):
+        check_output(target, overwrite=force, mode=mode)
     options = {"scale": scale} if net == "bicubic" else {
         "device": device, "tile": tile, "overlap": overlap, "bf16": bf16, "progress": progress}
-    for source, target in zip(inputs, targets, strict=True):
+    for source, target, (_, mode) in zip(inputs, targets, headers, strict=True):
         img = load_image(source, allow_large=allow_large, keep_alpha=True)
+        if mode in ("L", "LA"):  # grey in, grey out
+            img = img.convert(mode)
         save_image(upscale_image(net, img, **options), target, overwrite=force)
         yield source, target, img.size, scale
+
+
+def _check_memory(net, device, headers, tile, overlap):
+    """Refuse, in one line, work whose estimated peak RAM is above what is available."""
+    available = _available_ram()
+    if available is None or not headers:
+        return
+    (w, h), _ = max(headers, key=lambda item: item[0][0] * item[0][1])
+    need = _peak_memory(net, w, h, tile=0 if device.type != "cpu" else tile, overlap=overlap)
+    if device.type != "cpu":  # the activations live on the GPU; RAM holds the output
+        need = _peak_memory("bicubic", w, h) if net == "bicubic" else w * h * 16 * 3 * 2 * 4
+    if need > available:
+        fix = ("use tiles (--tile 192, or smaller)" if not tile else
+               "use smaller tiles (--tile 96) or a smaller image")
+        raise SRGANError(f"a {w}x{h} image needs about {need / 2 ** 30:.1f} GB of RAM here "
+                         f"and {available / 2 ** 30:.1f} GB are available; {fix}")

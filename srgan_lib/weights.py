@@ -12,11 +12,21 @@ loaded, and a file of the wrong architecture or scale is caught with a message t
 what it holds and what was asked for, instead of a wall of "size mismatch" lines.
 The metadata header records what trained the weights (content loss, data, iterations)
 for people; the loader only reads ``architecture`` from it, as a cross-check.
+
+Why the loader checks values too: a file whose header is intact but whose tensor bytes
+are damaged loads without complaint and makes black images. So every tensor is checked
+for NaN and infinity on load, and the files shipped in ``data/`` are checked against the
+sha256 that ``data/MODEL_CARD.md`` records for them (the one place it is written, by
+``tools/model_card.py``; each file is hashed once per process).
 """
 
+import functools
+import hashlib
 import json
 import re
 from pathlib import Path
+
+import torch
 
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
@@ -30,6 +40,8 @@ __all__ = ["FORMAT", "unwrap", "architecture_of", "build_model", "save_weights",
            "read_metadata", "load_weights"]
 
 FORMAT = "srgan_lib/1"
+_DATA = Path(__file__).resolve().parent.parent / "data"
+_CARD = _DATA / "MODEL_CARD.md"
 _CLASSES = {cls.__name__: cls for cls in (SRResNet, Generator, Discriminator)}
 
 
@@ -157,6 +169,67 @@ def _not_safetensors(path, err):
                       "the state_dict with srgan_lib.weights.save_weights")
 
 
+def _recorded_sha256(card=_CARD):
+    """The sha256 the model card records for each shipped weights file, by file name.
+
+    ``tools/model_card.py`` writes a line ``- sha256: `HEX``` under each file's heading
+    (``### LABEL: `NAME.safetensors```); that card is the one record of the digests.
+
+    Args:
+        card (str | Path): the model card (default ``data/MODEL_CARD.md``).
+
+    Returns:
+        dict[str, str]: file name to hex digest; empty if there is no card.
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    try:
+        text = Path(card).read_text()
+    except OSError:
+        return {}
+    pattern = r"^### [^\n]*`([^`]+\.safetensors)`\s*\n\s*\n- sha256: `([0-9a-f]{64})`"
+    return dict(re.findall(pattern, text, re.M))
+
+
+@functools.cache
+def _sha256(path, size, mtime_ns):
+    """The hex sha256 of a file; cached per (path, size, mtime), so hashed once a process."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_shipped(path):
+    """A file of ``data/`` that the model card lists must have the digest it records."""
+    path = Path(path).resolve()
+    if path.parent != _DATA:
+        return
+    expected = _recorded_sha256().get(path.name)
+    if expected is None:
+        return
+    stat = path.stat()
+    actual = _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    if actual != expected:
+        raise SRGANError(f"{path}: sha256 {actual[:12]}... is not the {expected[:12]}... that "
+                         f"{_CARD.name} records for the shipped file; it is damaged or was "
+                         f"replaced: restore it (git checkout -- data/{path.name}), or "
+                         "regenerate the card (tools/model_card.py) for new weights")
+
+
+def _check_finite(path, state):
+    """Every tensor of ``state`` must be finite: NaN or inf weights make black images."""
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in state.items()
+           if v.is_floating_point() and not torch.isfinite(v).all()}
+    if bad:
+        total = sum(v.numel() for v in state.values())
+        first = next(iter(bad))
+        raise SRGANError(f"{path}: {sum(bad.values()):,} of {total:,} values are NaN or "
+                         f"infinite ({len(bad)} tensors, the first {first}); the file is "
+                         "damaged: download, copy or train it again")
+
+
 def read_metadata(path):
     """The metadata header of a safetensors file, without loading its tensors.
 
@@ -193,18 +266,21 @@ def load_weights(path, expect=None, scaling_factor=None, device="cpu"):
         nn.Module: the model, with the file's header as ``model.metadata`` (a dict).
 
     Raises:
-        SRGANError: missing or non-safetensors file, a state_dict of no known network, or
-            another architecture or scale than asked for; the message names the file,
-            what it holds and what was expected.
+        SRGANError: missing or non-safetensors file, a state_dict of no known network,
+            another architecture or scale than asked for, NaN or infinite values, or a
+            shipped file whose sha256 is not the model card's; the message names the
+            file, what it holds and what was expected.
 
     Explained in: book/07_evaluation.ipynb
     """
     path = _check_file(path)
     metadata = read_metadata(path)
+    _check_shipped(path)
     try:
         state = load_file(path, device=str(device))
     except (SafetensorError, OSError) as err:
         raise _not_safetensors(path, err) from None
+    _check_finite(path, state)
     try:
         name, arguments = architecture_of(state)
     except ValueError as err:

@@ -1,6 +1,7 @@
 """The command line, run as users run it: a subprocess, with its exit status and output."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -200,3 +201,33 @@ def test_the_package_imports_its_names_on_first_use():
     assert srgan_lib.train.__name__ == "srgan_lib.train" and "SRResNet" in dir(srgan_lib)
     with pytest.raises(AttributeError, match="no attribute 'SRResNet2'"):
         srgan_lib.SRResNet2  # noqa: B018
+
+
+def test_train_refuses_test_sets_and_unknown_devices_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert main(["train", "srresnet", "--out", str(tmp_path / "r"), "--train-sets", "T91",
+                 "Set5", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--train-sets Set5: Set5 is an evaluation set" in err
+    # --no-progress reaches data.py's decoding bar through tqdm's own switch.
+    assert os.environ["TQDM_DISABLE"] == "1"
+    for device, message in (("tpu", "not a device name"),
+                            ("cuda:9", "this machine has no such device")):
+        assert main(["train", "srresnet", "--out", str(tmp_path / "r"), "--device",
+                     device]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--device {device}: {message}" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_warnings_are_one_line_without_file_and_line(monkeypatch, capsys, tmp_path):
+    import warnings
+
+    import srgan_lib.__main__ as cli
+
+    monkeypatch.setattr(cli, "_export",
+                        lambda args: warnings.warn("left out 2 images", stacklevel=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["export", "srgan", "-o", str(tmp_path / "m.onnx")]) == 0
+    assert capsys.readouterr().err == "warning: left out 2 images\n"

@@ -132,11 +132,11 @@ def test_plain_text_table_is_aligned_and_has_no_markdown():
 
 
 def test_evaluate_command_speaks_the_upscale_commands_model_names(sets, capsys):
-    for name, cls in (("srgan", "Generator"), ("srresnet", "SRResNet")):
+    for name, cls in (("srgan", "SRGAN"), ("srresnet", "SRResNet")):
         assert main(["evaluate", "--model", name, "--sets", sets[0], "--no-progress",
                      "--device", "cpu"]) == 0
         out = capsys.readouterr().out
-        assert out.startswith(f"{cls} ({name}) x4\n")
+        assert out.startswith(f"{cls} x4\n")  # the paper's names, not the class's
         row = "SRGAN-MSE" if name == "srgan" else "SRResNet-MSE"
         assert f"Table {1 if name == 'srgan' else 2}, row {row}" in out
     assert main(["evaluate", "--model", "nonsense", "--sets", sets[0]]) == 1
@@ -156,8 +156,10 @@ def test_evaluate_command_prints_text_markdown_or_json(sets, capsys):
     # The grid-artefact figure is in all three forms, beside HF energy.
     grid = report["results"][0]["periodic_artefacts"]
     assert isinstance(grid, float) and grid > 0
-    assert "HF energy  periodic artefacts  colour shift" in text.splitlines()[1]
-    assert f"| {report['results'][0]['hf_energy']:.3f} | {grid:.2f} |" in markdown
+    assert "HF energy (median)  periodic artefacts (median)  colour shift" in text.splitlines()[1]
+    r = report["results"][0]
+    assert (f"| {r['hf_energy']:.3f} ({r['hf_energy_median']:.3f}) | {grid:.2f} "
+            f"({r['periodic_artefacts_median']:.2f}) |") in markdown
     assert report["results"][0]["paper_psnr"] == 28.43
     assert "Table 2, row Bicubic" in report["paper"]
 
@@ -167,3 +169,31 @@ def test_evaluate_command_has_no_paper_figures_at_other_scales(sets, capsys):
     out = capsys.readouterr().out
     assert out.startswith("Bicubic x2\n") and "x4 only" in out
     assert out.splitlines()[3].split()[-3:] == ["–", "–", "–"]
+
+
+def test_ratio_metrics_report_the_median_beside_the_mean(sets):
+    from srgan_lib.evaluate import evaluate
+
+    row = evaluate("bicubic", sets=[sets[0]], progress=False)[0]
+    # One image, so the median is that image's figure, as the mean is.
+    assert row["hf_energy_median"] == pytest.approx(row["hf_energy"])
+    many = evaluate("bicubic", sets=["Set5"], progress=False)[0]
+    assert many["periodic_artefacts_median"] != pytest.approx(many["periodic_artefacts"])
+
+
+def test_evaluate_refuses_what_it_would_silently_ignore(sets, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--markdown", "--json"])
+    assert stop.value.code == 2 and "not allowed with" in capsys.readouterr().err
+    assert main(["evaluate", "--model", "srgan", "--scale", "8", "--sets", sets[0]]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--scale 8: srgan is a x4 model" in err
+
+
+def test_the_grid_loss_is_said_to_have_no_paper_row():
+    from srgan_lib.upscale import resolve_model
+
+    row, reason = paper_row(resolve_model("srgan"))
+    assert row == "SRGAN-MSE" and "grid loss (weight 100), which no row of the paper" in reason
+    _, plain = paper_row(resolve_model("srresnet"))
+    assert "grid" not in plain

@@ -72,7 +72,8 @@ def test_shipped_weights_export(tmp_path, capsys, name):
     weights = ROOT / "data" / f"{name}.safetensors"
     if not weights.exists():
         pytest.skip(f"{weights} is not in this checkout")
-    assert main(["export", str(weights), "-o", str(tmp_path / "m.onnx")]) == 0
+    # The names upscale's --model takes (srgan, srresnet) name the shipped files here too.
+    assert main(["export", name.removesuffix("_x4"), "-o", str(tmp_path / "m.onnx")]) == 0
     assert "m.onnx" in capsys.readouterr().out
     lr = demo_image("coffee").resize((40, 28))
     from srgan_lib.upscale import resolve_model
@@ -96,3 +97,27 @@ def test_export_errors_are_one_line(tmp_path, capsys, what, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("out, force, message", [
+    ("ok.safetensors", True, "ok.safetensors: is the weights file being exported"),
+    ("exists.onnx", False, "exists.onnx: already exists"),
+    ("m.png", False, "m.png: an ONNX file must end in .onnx"),
+])
+def test_export_overwrites_nothing_and_writes_only_onnx(tmp_path, capsys, out, force, message):
+    save_weights(SRResNet(n_blocks=1, n_channels=8), tmp_path / "ok.safetensors")
+    (tmp_path / "exists.onnx").write_bytes(b"keep me")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = ["export", str(tmp_path / "ok.safetensors"), "-o", str(tmp_path / out)]
+    assert main(args + (["--force"] if force else [])) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_export_force_replaces_an_existing_file(tmp_path):
+    save_weights(SRResNet(n_blocks=1, n_channels=8), tmp_path / "ok.safetensors")
+    (tmp_path / "m.onnx").write_bytes(b"old")
+    assert main(["export", str(tmp_path / "ok.safetensors"), "-o", str(tmp_path / "m.onnx"),
+                 "--force"]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 1000

@@ -288,6 +288,17 @@ BAD_INPUTS = [
      "pickle.safetensors: not a safetensors weights file"),
     (["in.png", "-o", "no/such/dir/o.png", "--model", "bicubic"], "cannot write to"),
     (["in.png", "-o", "o.xyz", "--model", "bicubic"], "o.xyz: unknown image extension"),
+    # Formats Pillow only reads, or that cannot hold the image, before any work.
+    (["in.png", "-o", "o.psd", "--model", "bicubic"], "o.psd: Pillow cannot write images as"),
+    (["in.png", "-o", "o.xbm", "--model", "bicubic"], ".png .pnm"),
+    (["alpha.png", "-o", "o.jpg", "--model", "bicubic"], "o.jpg: JPEG cannot hold transparency"),
+    # Every input and every output name, before the first image is done.
+    (["in.png", "in.jpg", "-o", "multi/", "--model", "bicubic"],
+     "both in.png and in.jpg would be written there"),
+    (["in.png", "missing.png", "-o", "multi/", "--model", "bicubic"], "missing.png: no such"),
+    (["in.png", "-o", "o.png", "--device", "tpu"], "--device tpu: not a device name"),
+    (["in.png", "-o", "o.png", "--model", "bicubic", "--device", "cuda:7"],
+     "--device cuda:7: this machine has no such device (it has cpu"),
     (["in.png", "-o", "in.png", "--model", "bicubic", "--force"], "in.png: is one of the inputs"),
     (["in.png", "-o", "exists.png", "--model", "bicubic"], "exists.png: already exists"),
 ]
@@ -298,6 +309,8 @@ BAD_INPUTS = [
 def test_bad_input_gives_one_line(files, monkeypatch, capsys, args, message):
     monkeypatch.chdir(files)
     (files / "exists.png").write_bytes(b"keep me")
+    Image.new("RGBA", (8, 6), (1, 2, 3, 100)).save(files / "alpha.png")
+    Image.open(files / "in.png").convert("RGB").save(files / "in.jpg")
     before = sorted(p.name for p in files.iterdir())
     assert main(["upscale", *args, "--no-progress"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -359,3 +372,126 @@ def test_memory_stays_bounded_on_a_2000px_image(tmp_path):
     peak_kb = usage.ru_maxrss
     assert 100 * 1024 < peak_kb < 3 * 1024 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
     assert Image.open(tmp_path / "out.bmp").size == (8000, 8000)
+
+
+# --- alpha, grey, and what is known before the work ---------------------------------------
+
+def soft_disc(hidden):
+    """A disc of colour (30, 120, 220) whose alpha falls from 255 to 0 over 6 pixels, on a
+    fully transparent background of colour ``hidden``."""
+    y, x = np.mgrid[:48, :48]
+    alpha = np.clip((16 - np.hypot(x - 24, y - 24)) / 6, 0, 1) * 255
+    img = np.zeros((48, 48, 4), np.uint8)
+    img[..., :3] = hidden
+    img[alpha > 0, :3] = (30, 120, 220)
+    img[..., 3] = alpha.round()
+    return Image.fromarray(img, "RGBA")
+
+
+@pytest.mark.parametrize("name", ["srgan", "srresnet"])
+def test_semi_transparent_edges_keep_their_colour(name):
+    """Premultiplying, running the network and dividing by the upscaled alpha gave edge
+    pixels of alpha 1-63 a mean of (104, 154, 215) with errors up to 225 levels."""
+    from srgan_lib.upscale import resolve_model
+
+    model = resolve_model(name)
+    for hidden in ((0, 0, 0), (255, 0, 0)):
+        out = np.asarray(upscale_image(model, soft_disc(hidden)), dtype=float)
+        edge = (out[..., 3] >= 1) & (out[..., 3] <= 63)
+        assert edge.sum() > 1000
+        error = np.abs(out[edge][:, :3] - (30, 120, 220))
+        assert error.mean(0).max() < 4 and error.max() <= 10, (hidden, error.max(0))
+
+
+def test_fill_transparent_guards_its_division():
+    """Far from any visible pixel the alpha-weighted sums are 0: divided without the
+    ``> 0`` guard, 0 / 0 would raise here."""
+    from srgan_lib.upscale import fill_transparent
+
+    img = Image.new("RGBA", (40, 30), (255, 0, 0, 0))
+    img.paste((10, 20, 30, 200), (36, 26, 40, 30))  # visible only in one corner
+    with np.errstate(all="raise"):
+        rgb = np.asarray(fill_transparent(img))
+        empty = np.asarray(fill_transparent(Image.new("RGBA", (5, 5), (7, 8, 9, 0))))
+    assert (rgb == (10, 20, 30)).all()  # every hidden pixel took the visible colour
+    assert (empty == (7, 8, 9)).all()  # nothing visible: the colours are kept
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "I;16"])
+def test_grey_in_grey_out(tmp_path, mode):
+    from srgan_lib.upscale import resolve_model
+
+    grey = np.asarray(demo_image("coffee").convert("L").resize((40, 30)))
+    if mode == "I;16":
+        img = Image.fromarray(grey.astype(np.uint16) * 257)
+    else:
+        img = Image.fromarray(grey).convert(mode)
+    img.save(tmp_path / "g.png")
+    list(upscale_files([tmp_path / "g.png"], tmp_path / "o.png", progress=False))
+    out = Image.open(tmp_path / "o.png")
+    assert out.mode == ("LA" if mode == "LA" else "L") and out.size == (160, 120)
+    rgb = np.asarray(super_resolve(resolve_model("srgan"), Image.fromarray(grey).convert("RGB")))
+    luma = np.asarray(Image.fromarray(rgb).convert("L"), dtype=int)
+    assert np.abs(np.asarray(out.convert("L"), dtype=int) - luma).max() <= 1
+
+
+def test_a_trailing_slash_names_a_folder(files, monkeypatch):
+    monkeypatch.chdir(files)
+    done = list(upscale_files(["in.png"], "newdir/", model="bicubic", progress=False))
+    assert done[0][1] == Path("newdir/in_x4.png") and (files / "newdir" / "in_x4.png").is_file()
+
+
+def test_whole_image_inference_beyond_the_ram_is_refused_before_work(files, monkeypatch,
+                                                                      capsys):
+    import srgan_lib.upscale as up
+
+    monkeypatch.chdir(files)
+    tiny = load_weights(files / "tiny.safetensors")
+    whole, tiled = up._peak_memory(tiny, 1500, 1000, tile=0), up._peak_memory(tiny, 1500, 1000)
+    assert whole > 4 * tiled
+    monkeypatch.setattr(up, "_available_ram", lambda: (whole + tiled) // 2)
+    assert up._peak_memory(SRResNet(), 1500, 1000, tile=0) > 10 * 2 ** 30  # measured 14.5 GB
+    Image.new("RGB", (1500, 1000)).save(files / "photo.png")
+    assert main(["upscale", "photo.png", "-o", "o.png", "--model", "tiny.safetensors",
+                 "--tile", "0", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GB are available; use tiles (--tile 192" in err
+    assert not (files / "o.png").exists()
+
+
+def test_a_huge_image_is_refused_with_one_limit_and_no_warning(files, monkeypatch, capsys,
+                                                              recwarn):
+    monkeypatch.chdir(files)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # in.png: 1200 px, under 2x
+    assert main(["upscale", "in.png", "-o", "o.png", "--model", "bicubic"]) == 1
+    err = capsys.readouterr().err
+    assert "limit of 1,000 pixels" in err and "2000" not in err and "2,000" not in err
+    assert not [w for w in recwarn if "DecompressionBomb" in str(w.category)]
+
+
+def test_memory_error_is_one_line(files, monkeypatch, capsys):
+    import srgan_lib.upscale as up
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.chdir(files)
+    monkeypatch.setattr(up, "upscale_image", out_of_memory)
+    assert main(["upscale", "in.png", "-o", "o.png", "--model", "bicubic"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory" in err and "--tile" in err
+
+
+def test_a_read_only_folder_is_not_writable(files, capsys, monkeypatch):
+    ro = files / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if os.access(ro, os.W_OK):  # root may write anywhere: make the check say no
+            monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != ro)
+        assert main(["upscale", str(files / "in.png"), "-o", str(ro / "o.png"),
+                     "--model", "bicubic"]) == 1
+        err = capsys.readouterr().err
+        assert "(not writable)" in err and "permission denied" not in err.lower()
+    finally:
+        ro.chmod(0o755)

@@ -142,3 +142,44 @@ def test_saved_files_fit_the_reference_tutorials_classes(tmp_path):
         path = save_weights(model, tmp_path / f"{name}.safetensors")
         tensors = load_file(path)
         assert {k: list(v.shape) for k, v in tensors.items()} == reference[name]["state_dict"]
+
+
+def test_non_finite_weights_are_refused_in_one_line(tmp_path):
+    model = SRResNet(n_blocks=1, n_channels=8)
+    save_weights(model, tmp_path / "ok.safetensors")
+    state = load_file(tmp_path / "ok.safetensors")
+    state["conv_block1.conv_block.0.weight"].view(-1)[:100] = float("nan")
+    state["conv_block2.conv_block.0.bias"][0] = float("inf")
+    save_file(state, tmp_path / "bad.safetensors",
+              metadata=read_metadata(tmp_path / "ok.safetensors"))
+    with pytest.raises(SRGANError) as err:
+        load_weights(tmp_path / "bad.safetensors")
+    message = str(err.value)
+    assert "\n" not in message and "bad.safetensors: 101 of" in message
+    assert "NaN or infinite (2 tensors" in message
+    load_weights(tmp_path / "ok.safetensors")  # finite: loads
+
+
+def test_shipped_files_are_checked_against_the_cards_sha256(tmp_path, monkeypatch):
+    import shutil
+
+    import srgan_lib.weights as weights
+
+    digests = weights._recorded_sha256()
+    assert set(digests) == {"srresnet_x4.safetensors", "srgan_x4.safetensors",
+                            "srgan_x4_v1.safetensors"}
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(weights._DATA / "srresnet_x4.safetensors", data)
+    monkeypatch.setattr(weights, "_DATA", data)
+    load_weights(data / "srresnet_x4.safetensors")  # the recorded file: loads
+    blob = bytearray((data / "srresnet_x4.safetensors").read_bytes())
+    blob[-1000] ^= 0x01  # one bit of one weight: still finite, still loads without the check
+    (data / "srresnet_x4.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(SRGANError, match="srresnet_x4.safetensors: sha256 .* records for the"):
+        load_weights(data / "srresnet_x4.safetensors")
+    # Hashed once per process: a file's digest is cached by path, size and mtime.
+    calls = weights._sha256.cache_info().hits
+    with pytest.raises(SRGANError):
+        load_weights(data / "srresnet_x4.safetensors")
+    assert weights._sha256.cache_info().hits == calls + 1

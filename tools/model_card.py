@@ -180,7 +180,9 @@ def goal_checks(results):
             f"{_paper_gap(r, b)}; "
             f"HF energy bicubic {b['hf_energy']:.3f} < SRResNet {r['hf_energy']:.3f} < SRGAN "
             f"{g['hf_energy']:.3f}: **{'yes' if ordered else 'no'}**, SRGAN closest to 1: "
-            f"**{'yes' if closest else 'no'}**; SRGAN PSNR below SRResNet: "
+            f"**{'yes' if closest else 'no'}** (HF energy rewards noise as much as detail, so "
+            "this is read beside PSNR and the pictures, not as a perceptual judgement); "
+            "SRGAN PSNR below SRResNet: "
             f"**{'yes' if g['psnr'] < r['psnr'] else 'no'}** ({g['psnr'] - r['psnr']:+.2f} dB"
             f"{_paper_gap(g, r)}); "
             f"largest colour shift {max(m['colour_shift'] for m in (b, r, g)):.2f} levels.")
@@ -253,7 +255,12 @@ def render(sections, results, sets, n_train):
         "tens). Colour shift: the largest change of a colour channel's mean, in 8-bit "
         "levels. Paper: the row of Ledig et al. 2017 that matches each file's content loss "
         f"(read from its metadata by `evaluate`): {paper_rows(results)}; Table 1 has no "
-        "BSD100 column (`–`).", "",
+        "BSD100 column (`–`). The shipped SRGAN was also trained with the grid loss, which "
+        "no row of the paper has: its row is the nearest one, not the same recipe. HF "
+        "energy and periodic artefacts are ratios, and a set's mean can be one image's "
+        "(the bird of Set5): each cell gives the mean and, in brackets, the median. HF "
+        "energy counts noise as much as detail: it says how much fine texture there is, "
+        "not whether it is right.", "",
         format_comparison(results), "",
         "### The goals of the issue", "", goal_checks(results), "",
     ])
