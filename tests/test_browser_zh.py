@@ -67,6 +67,11 @@ def test_zh_pages_render_fit_the_screen_and_have_no_console_errors(browser, site
             "article p", "els => els.map(e => e.innerText).filter(t => /^\\|.*\\|\\s*$/m"
             ".test(t) && t.includes('---'))")
         assert raw == [], f"{name}: a table rendered as text: {raw}"
+        colab = page.eval_on_selector_all("a[href*='colab.research.google.com']",
+                                          "els => els.map(e => e.href)")
+        if (ROOT / "book" / f"{name}.ipynb").exists():  # the launch button and the page's link
+            assert len(colab) >= 2, (name, colab)
+        assert all(link.endswith(f"/blob/main/zh/book/{name}.ipynb") for link in colab), colab
         page.context.close()
 
 
