@@ -29,7 +29,8 @@ from .errors import SRGANError
 from .files import atomic_copy, atomic_write
 
 __all__ = ["FORMAT", "rng_state", "set_rng_state", "save_checkpoint", "load_checkpoint",
-           "mirror_checkpoint", "mirror_copies", "restore_from_mirror"]
+           "mirror_checkpoint", "mirror_copies", "restore_from_mirror", "checkpoint_bytes",
+           "mirror_writes"]
 
 FORMAT = "srgan_lib-checkpoint/1"
 
@@ -181,3 +182,47 @@ def restore_from_mirror(folder, path):
         atomic_copy(copy, path)
         return copy
     return None
+
+
+def checkpoint_bytes(config):
+    """The size of one checkpoint of ``config``, counted: every network's parameters and
+    buffers, and Adam's two moments per parameter, in float32 (4 bytes each).
+
+    The models are built on the "meta" device (shapes only), so this takes milliseconds
+    for any size. A saved file is a little larger (the step, RNG states, pickling).
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    import torch
+
+    from .models import Discriminator, Generator, SRResNet
+
+    with torch.device("meta"):
+        net = dict(n_blocks=config.n_blocks, n_channels=config.n_channels,
+                   scaling_factor=config.scale)
+        models = [(SRResNet if config.stage == "srresnet" else Generator)(**net)]
+        if config.stage == "srgan":
+            models.append(Discriminator(n_blocks=config.d_n_blocks, fc_size=config.d_fc_size))
+    count = 0
+    for model in models:
+        count += 3 * sum(p.numel() for p in model.parameters())  # weights, exp_avg, exp_avg_sq
+        count += sum(b.numel() for b in model.buffers() if b.is_floating_point())
+    return 4 * count
+
+
+def mirror_writes(config):
+    """What one stage of ``config`` writes into a mirror folder: a checkpoint copy per
+    ``checkpoint_every`` steps (and one at the end), each ``checkpoint_bytes`` large.
+
+    Every copy counts against the Drive account: the two newest stay in the folder, and
+    the older ones, deleted through Colab's mount, go to Drive's trash, which counts too
+    until it is emptied (by hand, or by Drive after 30 days).
+
+    Returns:
+        dict: ``copies``, ``bytes_each`` and ``bytes`` (all copies together).
+
+    Explained in: book/09_training_engine.ipynb
+    """
+    copies = -(-config.iterations // config.checkpoint_every)  # the last step saves too
+    each = checkpoint_bytes(config)
+    return {"copies": copies, "bytes_each": each, "bytes": copies * each}

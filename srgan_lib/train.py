@@ -18,11 +18,14 @@ What a run writes into its output folder (only rank 0 writes):
 * ``<stage>.safetensors`` - the final weights (the generator only, for SRGAN), with the
                          configuration and content loss in their metadata.
 
-Why it is exact on resume: sample ``n`` of a run (its image and crop position) is drawn
-from a generator seeded with ``(seed, n)``, so the data of step ``s`` does not depend on
-what ran before; the checkpoint restores models, optimisers, schedulers and every RNG.
+Why it is exact on resume: sample ``n`` of a run takes its crop position from a generator
+seeded with ``(seed, n)`` and its image from a permutation seeded with its batch's number
+(distinct images within a batch, as in the paper), so the data of step ``s`` does not
+depend on what ran before; the checkpoint restores models, optimisers, schedulers and
+every RNG.
 
-Why it is fast: training images are decoded once and kept in memory (``TrainDataset``);
+Why it is fast: training images are decoded once and kept in memory, or memory-mapped from
+disk where they would not fit (``TrainDataset``; the ``colab`` preset's DIV2K);
 mixed precision is on by default wherever the hardware computes faster in 16 bits: bf16
 autocast on GPUs of compute capability 8 and more and on CPUs with AVX-512 BF16 (there,
 with channels_last, it about halves the step time, with the same loss curve and validation
@@ -39,6 +42,7 @@ The update math itself (what one step computes) lives in ``updates.py``; this mo
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -65,7 +69,7 @@ from .images import crop_to_multiple, downscale, load_image
 from .losses import content_loss
 from .metrics import psnr
 from .models import Discriminator, Generator, SRResNet
-from .sources import find_dataset, list_images
+from .sources import data_dir, find_dataset, list_images
 from .updates import NO_SCALING, discriminator_update, generator_update, srresnet_update
 from .upscale import super_resolve
 from .weights import load_weights, save_weights, unwrap
@@ -75,7 +79,7 @@ __all__ = ["amp_dtype", "split_validation", "CropStream", "StepBatches", "srresn
 
 # Fields that may change when a run is resumed: they do not change what is computed.
 _RESUMABLE = {"iterations", "workers", "device", "log_every", "val_every",
-              "checkpoint_every", "extra", "compile"}
+              "checkpoint_every", "extra", "compile", "decoded_images"}
 
 
 def split_validation(config):
@@ -96,22 +100,42 @@ def split_validation(config):
 
 
 class CropStream(Dataset):
-    """Sample ``n`` of a run: an image and a crop drawn from a generator seeded by ``n``.
+    """Sample ``n`` of a run: an image chosen without replacement within its batch, and a
+    crop drawn from a generator seeded by ``n``.
+
+    Samples ``b * batch_size`` to ``(b + 1) * batch_size - 1`` form batch ``b`` (what
+    ``StepBatches`` hands one process for one step). Their images are the first
+    ``batch_size`` entries of a permutation of the images seeded by ``b``: distinct images,
+    as in the paper ("16 random 96x96 sub images of distinct training images"). A batch
+    larger than the image count takes one permutation after another, each seeded by ``b``
+    and its place in the batch, so that no image appears more than ``ceil(batch_size /
+    images)`` times. Both the image and the crop depend on ``n`` alone: a resumed or
+    sharded run draws the same samples.
 
     Explained in: book/09_training_engine.ipynb
     """
 
-    def __init__(self, dataset, seed):
-        self.dataset, self.seed = dataset, seed
+    def __init__(self, dataset, seed, batch_size=1):
+        self.dataset, self.seed, self.batch_size = dataset, seed, batch_size
 
     def __len__(self):
         return 2 ** 62  # a stream: the sampler decides which samples a run takes
 
+    @functools.lru_cache(maxsize=4)  # noqa: B019 - a batch's samples ask for one permutation
+    def _permutation(self, batch, block):
+        generator = torch.Generator().manual_seed((self.seed * 0x9E3779B1 + batch) * 1024 + block)
+        return torch.randperm(len(self.dataset.images), generator=generator).tolist()
+
+    def image_of(self, n):
+        """The image of sample ``n``: its place in its batch's permutation."""
+        batch, k = divmod(n, self.batch_size)
+        block, k = divmod(k, len(self.dataset.images))
+        return self._permutation(batch, block)[k]
+
     def __getitem__(self, n):
         """The ``(lr, hr)`` pair of sample ``n``."""
         generator = torch.Generator().manual_seed(self.seed * 0x9E3779B1 + n)
-        image = int(torch.randint(len(self.dataset.images), (1,), generator=generator))
-        return self.dataset.crop_pair(image, generator)
+        return self.dataset.crop_pair(self.image_of(n), generator)
 
 
 class StepBatches(Sampler):
@@ -439,8 +463,13 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
     torch.manual_seed(config.seed + ctx.rank)
     random.seed(config.seed + ctx.rank)
     _, val_files = split_validation(config)
+    cache = data_dir() / "decoded" if config.decoded_images == "disk" else None
+    if cache is not None and not ctx.master:
+        ctx.barrier()  # rank 0 decodes into the cache first; the others then map its files
     dataset = TrainDataset(config.train_sets, crop_size=config.crop_size, scale=config.scale,
-                           exclude=val_files)
+                           exclude=val_files, cache=cache)
+    if cache is not None and ctx.master:
+        ctx.barrier()
     models, optimizers, schedulers = _build(config, ctx, None if saved else init)
     scalers = ctx.scalers(models)
     start, best, wall = 0, -math.inf, 0.0
@@ -466,7 +495,7 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
                      if "discriminator" in models else None)
     content = content_loss(config.content_loss, rescale=config.vgg_rescale,
                            grid_weight=config.grid_weight, period=config.scale).to(ctx.device)
-    loader = DataLoader(CropStream(dataset, config.seed),
+    loader = DataLoader(CropStream(dataset, config.seed, config.batch_size),
                         batch_sampler=StepBatches(start, config.iterations, config.batch_size,
                                                   ctx.rank, ctx.world),
                         num_workers=config.workers, pin_memory=ctx.device.type == "cuda",

@@ -532,3 +532,77 @@ def test_stand_in_sources_are_downloaded_by_the_registry(datadir, server, monkey
     assert [p.name for p in list_images(find_dataset("DIV2K"))] == ["im0.png", "im1.png",
                                                                     "im2.png"]
     assert server.requests and all(r == "/small.zip" for r in server.requests)
+
+
+def test_training_crops_start_at_every_offset_modulo_the_scale(tmp_path):
+    # Pixel (x, y) of the image is (x, y, 0): a crop's top-left pixel tells where it starts.
+    # Crops drawn only at multiples of the scale would keep the LR grid aligned with the
+    # image's, which a network could learn; they must start anywhere.
+    x, y = np.meshgrid(np.arange(120), np.arange(100))
+    (tmp_path / "set").mkdir()
+    Image.fromarray(np.stack([x, y, 0 * x], -1).astype(np.uint8)).save(tmp_path / "set" / "a.png")
+    dataset = TrainDataset(tmp_path / "set", crop_size=16, scale=4)
+    lefts, tops = set(), set()
+    for seed in range(200):
+        _, hr = dataset.crop_pair(0, torch.Generator().manual_seed(seed))
+        rgb = np.rint((hr[:, 0, 0].numpy() + 1) / 2 * 255).astype(int)
+        lefts.add(int(rgb[0]))
+        tops.add(int(rgb[1]))
+    assert {v % 4 for v in lefts} == {0, 1, 2, 3} and {v % 4 for v in tops} == {0, 1, 2, 3}
+    assert max(lefts) <= 120 - 16 and max(tops) <= 100 - 16 and min(lefts | tops) >= 0
+
+
+def test_a_cache_maps_decoded_images_from_disk_with_the_same_crops(tmp_path, monkeypatch):
+    files = make_images(tmp_path / "set", [(64, 48), (50, 70)])
+    in_memory = TrainDataset(tmp_path / "set", crop_size=32, scale=4)
+    calls = []
+    original = data.load_image
+    monkeypatch.setattr(data, "load_image", lambda p, *a, **k: calls.append(p) or original(p))
+    cached = TrainDataset(tmp_path / "set", crop_size=32, scale=4, cache=tmp_path / "decoded")
+    assert len(calls) == 2 and len(list((tmp_path / "decoded").glob("*.npy"))) == 2
+    assert not list((tmp_path / "decoded").glob(".*"))  # no temporary file left behind
+    for i, img in enumerate(cached.images):
+        assert isinstance(img, np.memmap) and not img.flags.writeable
+        assert np.array_equal(img, in_memory.images[i])
+        a = in_memory.crop_pair(i, torch.Generator().manual_seed(3))
+        b = cached.crop_pair(i, torch.Generator().manual_seed(3))
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    TrainDataset(tmp_path / "set", crop_size=32, scale=4, cache=tmp_path / "decoded")
+    assert len(calls) == 2  # decoded once: the second dataset maps the files
+    os.utime(files[0], ns=(1, 1))  # an edited image is decoded again
+    TrainDataset(tmp_path / "set", crop_size=32, scale=4, cache=tmp_path / "decoded")
+    assert calls[2:] == [files[0]]
+
+
+_ANON = """
+import sys
+from pathlib import Path
+from srgan_lib.data import TrainDataset
+
+def anon():
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss_Anon:"):
+            return int(line.split()[1]) / 1024
+
+before = anon()
+ds = TrainDataset(sys.argv[1], crop_size=32, scale=4, cache=sys.argv[2] or None)
+for i in range(len(ds.images)):
+    ds.crop_pair(i)
+print(anon() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="Linux /proc only")
+def test_memory_mapped_images_stay_out_of_the_process_private_memory(tmp_path):
+    # 12 images of 1200x900: 39 MB decoded. In memory they are the process's own; mapped,
+    # they are page cache, which every process shares and the kernel can take back.
+    make_images(tmp_path / "set", [(1200, 900)] * 12)
+    grown = {}
+    for mode, cache in (("memory", ""), ("disk", str(tmp_path / "decoded"))):
+        run = subprocess.run([sys.executable, "-c", _ANON, str(tmp_path / "set"), cache],
+                             capture_output=True, text=True, env={**os.environ,
+                                                                  "TQDM_DISABLE": "1"})
+        assert run.returncode == 0, run.stderr
+        grown[mode] = float(run.stdout.split()[-1])
+    assert grown["memory"] > 35  # MB: the decoded pixels
+    assert grown["disk"] < 8  # MB: a few crops' worth, whatever the images' size
