@@ -136,6 +136,24 @@ def test_zh_page_names_each_core_concept_its_english_names(page):
     assert missing == [], f"zh/book/{page}: the English names {missing}'s concepts, the zh not"
 
 
+# Numbers the Chinese writes differently: "350 thousand" is 35 万, a "2-core CPU" 双核.
+WRITTEN_OUT = {"350": "35 万", "2": "双核"}
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_zh_page_keeps_every_number_of_the_english(page):
+    # Each block states the numbers its English states (the Chinese may add some, as the
+    # local set-up of "Before you start" does).
+    _, units = sync_zh.english_units(page)
+    blocks = sync_zh.read_source(page)
+    for key, english in units.items():
+        zh = blocks[key].text
+        missing = [n for n in set(NUMBER.findall(english)) - set(NUMBER.findall(zh))
+                   if WRITTEN_OUT.get(n, "\0") not in zh]
+        assert missing == [], f"{page} {key}: the Chinese lacks {sorted(missing)}"
+
+
 def test_search_dictionary_keeps_the_core_terms_whole():
     import jieba
 
