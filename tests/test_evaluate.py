@@ -93,7 +93,8 @@ def test_a_row_the_paper_does_not_have_prints_dashes(tmp_path, sets):
 
 def _rows(psnr, sets=("Set5", "Set14"), paper=None):
     return [{"set": s, "images": 5, "psnr": psnr, "ssim": 0.8, "hf_energy": 0.5,
-             "periodic_artefacts": 12.345, "colour_shift": 0.1, "paper_row": paper and paper[0],
+             "hf_energy_median": 0.25, "periodic_artefacts": 12.345,
+             "periodic_artefacts_median": 1.5, "colour_shift": 0.1, "paper_row": paper and paper[0],
              "paper_table": paper and paper[1], "paper_psnr": paper and paper[2],
              "paper_ssim": paper and paper[3]} for s in sets]
 
@@ -103,11 +104,13 @@ def test_format_comparison_puts_the_paper_beside_ours_set_by_set():
                                "SRGAN": _rows(27.0, paper=("SRGAN-MSE", 1, 30.64, 0.8701))})
     lines = table.splitlines()
     assert len(lines) == 2 + 4  # header, rule, 2 sets x 2 methods
-    assert lines[0] == ("| set | method | PSNR (dB) | SSIM | HF energy | periodic artefacts "
+    assert lines[0] == ("| set | method | PSNR (dB) | SSIM | HF energy (median) "
+                        "| periodic artefacts (median) "
                         "| colour shift | paper row | paper PSNR | paper SSIM |")
-    assert lines[2] == ("| Set5 | Bicubic | 28.43 | 0.8000 | 0.500 | 12.35 | 0.10 "
+    # The ratio metrics: the set's mean, and its median in brackets.
+    assert lines[2] == ("| Set5 | Bicubic | 28.43 | 0.8000 | 0.500 (0.250) | 12.35 (1.50) | 0.10 "
                         "| Bicubic (Table 2) | 28.43 | 0.8211 |")
-    assert lines[3] == ("| Set5 | SRGAN | 27.00 | 0.8000 | 0.500 | 12.35 | 0.10 "
+    assert lines[3] == ("| Set5 | SRGAN | 27.00 | 0.8000 | 0.500 (0.250) | 12.35 (1.50) | 0.10 "
                         "| SRGAN-MSE (Table 1) | 30.64 | 0.8701 |")
     assert lines[4].startswith("| Set14 | Bicubic |")
 

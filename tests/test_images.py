@@ -260,3 +260,28 @@ def test_downscale_antialiases():
     board = (np.indices((64, 64)).sum(0) % 2 * 255).astype(np.uint8)
     lr = np.asarray(downscale(Image.fromarray(board).convert("RGB"), 4))
     assert abs(lr[4:-4, 4:-4].mean() - 127.5) < 3 and lr[4:-4, 4:-4].std() < 3
+
+
+def test_check_output_knows_what_pillow_writes_and_what_a_format_holds(tmp_path):
+    from srgan_lib.images import _writable_extensions, check_output
+
+    assert {".png", ".jpg", ".webp", ".tiff", ".bmp"} <= set(_writable_extensions())
+    assert ".psd" not in _writable_extensions() and ".xbm" not in _writable_extensions()
+    with pytest.raises(SRGANError, match=r"x.psd: Pillow cannot write images as '.psd'; use "):
+        check_output(tmp_path / "x.psd")
+    with pytest.raises(SRGANError, match="x.jpg: JPEG cannot hold transparency"):
+        check_output(tmp_path / "x.jpg", mode="RGBA")
+    assert check_output(tmp_path / "x.jpg", mode="L") == "JPEG"
+    assert check_output(tmp_path / "x.png", mode="LA") == "PNG"
+
+
+def test_load_between_the_limit_and_twice_it_is_refused_without_a_warning(tmp_path,
+                                                                           monkeypatch):
+    import warnings
+
+    path = saved(tmp_path, Image.new("RGB", (40, 30)), "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1200 px: Pillow only warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would fail the test
+        with pytest.raises(SRGANError, match="limit of 1,000 pixels; if you trust"):
+            load_image(path)
