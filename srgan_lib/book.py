@@ -38,7 +38,9 @@ class Profile(str):
     __hash__ = str.__hash__
 
     def __eq__(self, other):
-        return str.__eq__(PROFILE_ALIASES.get(other, other), str(self))
+        if isinstance(other, str):
+            other = PROFILE_ALIASES.get(str(other), str(other))
+        return str.__eq__(str(self), other)
 
     def __ne__(self, other):
         return not self == other

@@ -48,6 +48,7 @@ def test_quick_is_the_small_profile_and_ci_its_alias(monkeypatch):
     assert name == "quick" and str(name) == "quick" and f"{name}" == "quick"
     assert name == "ci" and name != "full"  # a notebook written for `ci` runs the same
     assert {name: 1}["quick"] == 1
+    assert name != [] and name != None and name != 3  # noqa: E711 - other types
     monkeypatch.setenv("SRGAN_PROFILE", "quick")
     assert profile() == "quick"
     monkeypatch.setenv("SRGAN_PROFILE", "full")
