@@ -13,6 +13,7 @@ build runs it (``_config.yml`` loads this file as a Sphinx extension: ``setup`` 
 """
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -44,7 +45,15 @@ def export_site_models(out_dir=ROOT / "_static" / "models"):
             from srgan_lib.export import export_onnx  # imports torch: only when needed
 
             stamp.unlink(missing_ok=True)  # no stamp until the new file is complete
-            export_onnx(weights, onnx)
+            # Made beside it, then put in its place: never half a file under the real name
+            # (and export_onnx, which refuses to replace a file, is given a new one).
+            part = onnx.with_name(f"{name}.partial.onnx")
+            part.unlink(missing_ok=True)
+            try:
+                export_onnx(weights, part)
+                os.replace(part, onnx)
+            finally:
+                part.unlink(missing_ok=True)
             stamp.write_text(digest + "\n")
         paths.append(onnx)
     return paths
@@ -64,10 +73,33 @@ def page_scripts_only_where_used(app, config):
                             .startswith(PAGE_SCRIPTS)]
 
 
+def scripts_once(app, pagename, templatename, context, doctree):
+    """Drop repeats from a page's scripts (Sphinx's ``html-page-context``).
+
+    sphinx-thebe adds its inline configuration (``const THEBE_JS_URL = ...``) while the
+    HTML builder is already set up, and Sphinx 7 then lists it twice (sphinx-togglebutton's
+    line too): the second copy of a ``const`` is a SyntaxError on every page of the book.
+    Each script, file or inline, is kept once, at its first place (an inline script's
+    file name is None in one copy and "" in the other).
+    """
+    scripts = context.get("script_files")
+    if scripts:
+        seen, kept = set(), []
+        for js in scripts:
+            key = (getattr(js, "filename", js) or "",
+                   tuple(sorted(getattr(js, "attributes", {}).items())))
+            if key not in seen:
+                seen.add(key)
+                kept.append(js)
+        scripts[:] = kept
+
+
 def setup(app):
     """Sphinx extension entry point: export the models as the build starts, before Sphinx
-    copies ``_static/`` into the site; keep the page's scripts off the other pages."""
+    copies ``_static/`` into the site; keep the page's scripts off the other pages, and
+    each script once on a page."""
     app.connect("config-inited", page_scripts_only_where_used)
+    app.connect("html-page-context", scripts_once, priority=900)  # after those that add
     app.connect("builder-inited", lambda app: export_site_models())
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

@@ -1,6 +1,8 @@
 // The in-browser upscaling page (book/12_upscale_in_the_browser.md): decode the reader's
 // image, run the shipped generator on it in a Web Worker (worker.js, ONNX Runtime Web),
-// then show bicubic vs the network on a slider and offer the result as a PNG.
+// then show bicubic vs the network on a slider (with a 1:1 view of a part of it when the
+// result is shown smaller than it is) and offer the result as a PNG: RGB for an opaque
+// image, RGBA for one with transparency. Pixel arithmetic: pixels.js (SRGANPixels).
 // Nothing leaves the browser: the image is read locally, the network runs locally.
 (function () {
   "use strict";
@@ -23,6 +25,9 @@
   // while the network runs: the worst tile (1.32 GB measured for the whole renderer with
   // 256, 0.65 GB with 128) plus the worker's 50 MB result, about 1.4 and 0.7 GB.
   var MAX_SIDE = 1024;
+  var DETAIL = 256;  // the side of the 1:1 views, in CSS pixels
+  var NOTICE_MS = 5000;  // how long a refusal stays on the status line while a run goes on
+  var P = self.SRGANPixels;
   var here = document.currentScript.src;
   var root = document.getElementById("upscale-app");
   if (!root) return;
@@ -31,10 +36,17 @@
   var bar = $("upscale-progress"), cancel = $("upscale-cancel"), crop = $("upscale-crop");
   var result = $("upscale-result"), output = $("upscale-output"), before = $("upscale-before");
   var range = $("upscale-range"), download = $("upscale-download");
+  var slider = $("upscale-slider"), detail = $("upscale-detail");
   var worker = null, busy = null, tooLarge = null, resultName = null;
+  var saved = null;  // the result's exact bytes, for the download: {data, channels}
+  var running = "";  // the status line of the run in progress
+  var notice = null;  // the timer that puts it back after a refusal
+  var centre = [0.5, 0.5];  // where the 1:1 views look, as fractions of the width and height
   var webgpu = true;  // false once WebGPU has failed on this page
 
   function say(text, state) {
+    clearTimeout(notice);
+    if (state === "running") running = text;
     status.textContent = text;
     root.setAttribute("data-state", state);
   }
@@ -48,13 +60,45 @@
     return {canvas: canvas, data: g.getImageData(0, 0, w, h).data};
   }
 
-  // RGB bytes of RGBA pixels; with transparency, the colours premultiplied by alpha
-  // (as upscale_image does: an invisible pixel's colour must not bleed into the edge).
-  function rgbOf(rgba, alpha) {
+  // The exact RGBA bytes of a crop of an image with transparency. A 2D canvas stores its
+  // colours premultiplied by alpha, which loses them where alpha is small (alpha 1 keeps
+  // one bit of each); a WebGL texture of a bitmap decoded unpremultiplied keeps them all.
+  // null where WebGL is not available (the canvas's bytes are used instead).
+  async function exactPixels(file, x, y, w, h) {
+    var gl = null, bitmap = null;
+    try {
+      bitmap = await createImageBitmap(file, {imageOrientation: "from-image",
+                                              premultiplyAlpha: "none",
+                                              colorSpaceConversion: "none"});
+      gl = document.createElement("canvas").getContext("webgl", {premultipliedAlpha: false});
+      if (!gl) return null;
+      gl.bindTexture(gl.TEXTURE_2D, gl.createTexture());
+      gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+      gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, gl.createFramebuffer());
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D,
+                              gl.getParameter(gl.TEXTURE_BINDING_2D), 0);
+      var data = new Uint8Array(w * h * 4);
+      gl.readPixels(x, y, w, h, gl.RGBA, gl.UNSIGNED_BYTE, data);  // row 0: the image's top
+      return gl.getError() === gl.NO_ERROR ? data : null;
+    } catch (err) {
+      return null;
+    } finally {
+      if (bitmap) bitmap.close();
+      var lose = gl && gl.getExtension("WEBGL_lose_context");
+      if (lose) lose.loseContext();  // its memory back now, not at the next collection
+    }
+  }
+
+  // The network's input: the RGB bytes; with transparency, the colours under alpha 0
+  // replaced by those of the visible pixels nearest them (as upscale_image does: an
+  // invisible pixel's colour must not bleed into the edge; visible ones are kept).
+  function rgbOf(rgba, w, h, alpha) {
+    if (alpha) return P.fillTransparent(rgba, w, h);
     var n = rgba.length / 4, rgb = new Uint8Array(n * 3);
     for (var i = 0; i < n; i++) {
-      var a = alpha ? rgba[4 * i + 3] / 255 : 1;
-      for (var c = 0; c < 3; c++) rgb[3 * i + c] = Math.round(rgba[4 * i + c] * a);
+      for (var c = 0; c < 3; c++) rgb[3 * i + c] = rgba[4 * i + c];
     }
     return rgb;
   }
@@ -71,25 +115,29 @@
            (gb && gb <= SMALL_DEVICE_GB ? SMALL_TILE : TILE);
   }
 
-  // The bicubic upscale (the browser's high-quality smoothing), drawn into `canvas`; its
-  // RGBA pixels (the source of the upscaled alpha) only when `alpha` asks for them.
-  function bicubic(small, canvas, alpha) {
+  // The bicubic upscale shown left of the divide (the browser's high-quality smoothing),
+  // drawn into `canvas`.
+  function bicubic(small, canvas) {
     canvas.width = small.width * SCALE;
     canvas.height = small.height * SCALE;
     var g = canvas.getContext("2d", {willReadFrequently: true});
     g.imageSmoothingEnabled = true;
     g.imageSmoothingQuality = "high";
     g.drawImage(small, 0, 0, canvas.width, canvas.height);
-    return alpha ? g.getImageData(0, 0, canvas.width, canvas.height).data : null;
   }
 
   async function take(file) {
     if (busy) {
+      // Said for a few seconds; then the run's own line again (or its next message).
       say("Still upscaling " + busy + ": wait for it or press Cancel, then choose " +
           file.name + " again.", "refused");
+      var back = running;
+      notice = setTimeout(function () { if (busy && back) say(back, "running"); },
+                          Number(root.getAttribute("data-notice-ms")) || NOTICE_MS);
       return;
     }
     busy = file.name;  // from now on: a second file is refused while this one decodes
+    running = "";
     crop.hidden = true;
     tooLarge = null;
     var bitmap;
@@ -104,20 +152,24 @@
     }
     var w = bitmap.width, h = bitmap.height;
     if (w > MAX_SIDE || h > MAX_SIDE) {
-      tooLarge = {name: file.name, bitmap: bitmap};
+      tooLarge = {file: file, bitmap: bitmap};
+      crop.textContent = "Upscale the centre " + Math.min(w, MAX_SIDE) + "x" +
+                         Math.min(h, MAX_SIDE) + " crop";
       crop.hidden = false;
       finish(file.name + ": " + w + "x" + h + " pixels is over this page's limit of " +
              MAX_SIDE + "x" + MAX_SIDE + "; upscale its centre crop (button below) or " +
              "downscale it first.", "too-large");
       return;
     }
-    start(file.name, bitmap, 0, 0, w, h);
+    start(file, bitmap, 0, 0, w, h);
   }
 
-  function start(name, bitmap, x, y, w, h) {
-    var lr = pixels(bitmap, x, y, w, h), alpha = hasAlpha(lr.data), tile = tileSide();
+  async function start(file, bitmap, x, y, w, h) {
+    var name = file.name, lr = pixels(bitmap, x, y, w, h), alpha = hasAlpha(lr.data);
     var modelUrl = new URL("../models/" + model.value + ".onnx", here).href;
+    var tile = tileSide();
     busy = name;
+    if (alpha) lr.data = await exactPixels(file, x, y, w, h) || lr.data;
     resultName = name.replace(/\.[^.]*$/, "") + "_" + model.value + ".png";
     result.hidden = true;
     cancel.disabled = false;
@@ -125,7 +177,7 @@
     bar.hidden = false;
     say("Starting...", "running");
     root.setAttribute("data-tile-used", tile);
-    run({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, alpha), width: w,
+    run({ortDist: ORT_DIST, modelUrl: modelUrl, rgb: rgbOf(lr.data, w, h, alpha), width: w,
          height: h, radius: RADIUS, tile: tile}, lr, alpha, name);
   }
 
@@ -137,7 +189,13 @@
       var msg = event.data;
       if (msg.type === "status") say(msg.text, "running");
       if (msg.type === "progress") bar.value = msg.done / msg.total;
-      if (msg.type === "error") finish(name + ": " + msg.text, "error");
+      if (msg.type === "error") {
+        // Out of memory, for one: WebAssembly memory never shrinks, so a worker that
+        // failed is ended as after a result, and the next image starts a new one.
+        worker.terminate();
+        worker = null;
+        finish(name + ": " + msg.text, "error");
+      }
       if (msg.type === "no-webgpu") {
         // WebGPU was offered but failed to start, and the worker's ONNX Runtime is of no
         // more use (its WebAssembly hangs after that): a new worker, WebAssembly only, for
@@ -152,7 +210,7 @@
         // is freed before the result's canvases are made (the next image starts a new one).
         worker.terminate();
         worker = null;
-        show(lr.canvas, msg, alpha, name);
+        show(lr, msg, alpha, name);
       }
     };
     // The worker's own errors come as messages; this is for a worker that never ran: its
@@ -175,28 +233,71 @@
     say(text, state);
   }
 
-  function show(small, msg, alpha, name) {
-    var soft = bicubic(small, before, alpha);  // with alpha: also the upscaled alpha
-    output.width = before.width;
-    output.height = before.height;
+  // The result: the network's colours; with transparency, the alpha upscaled by Pillow's
+  // bicubic and no colour where it is 0 (as upscale_image does).
+  function show(lr, msg, alpha, name) {
+    var small = lr.canvas, w = small.width, h = small.height, W = w * SCALE, H = h * SCALE;
+    bicubic(small, before);
+    output.width = W;
+    output.height = H;
     var g = output.getContext("2d", {willReadFrequently: true});
-    var image = g.createImageData(output.width, output.height), px = image.data;
-    for (var i = 0, n = output.width * output.height; i < n; i++) {
-      var a = alpha ? soft[4 * i + 3] : 255;
-      for (var c = 0; c < 3; c++) {
-        var v = msg.rgb[3 * i + c];
-        // Back from premultiplied colour: divide by the (bicubic-upscaled) alpha.
-        px[4 * i + c] = alpha ? (a ? Math.round(Math.min(v, a) * 255 / a) : 0) : v;
+    var image = g.createImageData(W, H), px = image.data, rgb = msg.rgb, i, c;
+    if (alpha) {
+      var a = new Uint8Array(w * h);
+      for (i = 0; i < w * h; i++) a[i] = lr.data[4 * i + 3];
+      a = P.resizeBicubic(a, w, h, W, H);
+      for (i = 0; i < W * H; i++) {
+        for (c = 0; c < 3; c++) px[4 * i + c] = a[i] ? rgb[3 * i + c] : 0;
+        px[4 * i + 3] = a[i];
       }
-      px[4 * i + 3] = a;
+      saved = {data: px, channels: 4};
+    } else {
+      for (i = 0; i < W * H; i++) {
+        for (c = 0; c < 3; c++) px[4 * i + c] = rgb[3 * i + c];
+        px[4 * i + 3] = 255;
+      }
+      saved = {data: rgb, channels: 3};
     }
-    g.putImageData(image, 0, 0);
-    $("upscale-label-after").textContent = model.selectedOptions[0].textContent;
+    g.putImageData(image, 0, 0);  // the canvas premultiplies: shown, not downloaded
+    var label = model.selectedOptions[0].textContent;
+    $("upscale-label-after").textContent = label;
+    $("upscale-detail-label").textContent = label + " (1:1)";
+    centre = [0.5, 0.5];
     result.hidden = false;
     setDivide(range.value);
-    finish(name + ": " + small.width + "x" + small.height + " upscaled to " + output.width +
-           "x" + output.height + " in " + msg.seconds.toFixed(1) + " s (" + msg.backend + ").",
-           "done");
+    showDetail();
+    finish(name + ": " + w + "x" + h + " upscaled to " + W + "x" + H + " in " +
+           msg.seconds.toFixed(1) + " s (" + msg.backend + ").", "done");
+  }
+
+  // The 1:1 views: a DETAIL-pixel square of each side at its real size, around `centre`;
+  // shown only while the slider shows the result smaller than it is.
+  function showDetail() {
+    var shown = output.getBoundingClientRect().width;
+    detail.hidden = result.hidden || !(shown > 0 && shown < output.width - 0.5);
+    if (detail.hidden) return;
+    var sw = Math.min(DETAIL, output.width), sh = Math.min(DETAIL, output.height);
+    var x = Math.round(centre[0] * output.width - sw / 2);
+    var y = Math.round(centre[1] * output.height - sh / 2);
+    x = Math.max(0, Math.min(output.width - sw, x));
+    y = Math.max(0, Math.min(output.height - sh, y));
+    [[before, "upscale-detail-before"], [output, "upscale-detail-after"]].forEach(function (p) {
+      var view = $(p[1]);
+      view.width = sw;
+      view.height = sh;
+      view.style.width = sw + "px";
+      view.getContext("2d").drawImage(p[0], x, y, sw, sh, 0, 0, sw, sh);
+    });
+    detail.setAttribute("data-crop", x + "," + y);
+  }
+
+  // Where a click or a drag on the slider is, as fractions of its width and height.
+  function follow(event) {
+    if (event.type === "pointermove" && !event.buttons) return;
+    var box = slider.getBoundingClientRect();
+    centre = [Math.max(0, Math.min(1, (event.clientX - box.left) / box.width)),
+              Math.max(0, Math.min(1, (event.clientY - box.top) / box.height))];
+    showDetail();
   }
 
   function setDivide(value) {
@@ -221,17 +322,25 @@
   crop.addEventListener("click", function () {
     var b = tooLarge.bitmap, w = Math.min(b.width, MAX_SIDE), h = Math.min(b.height, MAX_SIDE);
     crop.hidden = true;
-    start(tooLarge.name, b, (b.width - w) >> 1, (b.height - h) >> 1, w, h);
+    start(tooLarge.file, b, (b.width - w) >> 1, (b.height - h) >> 1, w, h);
   });
   range.addEventListener("input", function () { setDivide(range.value); });
-  download.addEventListener("click", function () {
-    output.toBlob(function (blob) {
-      var link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = resultName;
-      link.click();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
-    }, "image/png");
+  range.addEventListener("pointerdown", follow);
+  range.addEventListener("pointermove", follow);
+  window.addEventListener("resize", showDetail);
+  download.addEventListener("click", async function () {
+    // The exact bytes (a canvas would give RGBA, its colours premultiplied and back).
+    var image = output, blob;
+    if (self.CompressionStream) {
+      blob = await P.encodePng(saved.data, image.width, image.height, saved.channels);
+    } else {  // an older browser: the canvas's RGBA
+      blob = await new Promise(function (done) { image.toBlob(done, "image/png"); });
+    }
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = resultName;
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
   });
   // Say at once if this build of the book has no model files.
   fetch(new URL("../models/srgan_x4.onnx", here), {method: "HEAD"}).then(function (r) {
