@@ -321,3 +321,15 @@ def test_the_real_translations_parse_and_render():
         name, text = sync_zh.render(page)
         assert name.startswith(page) and text.endswith("\n")
     assert sync_zh.toc().startswith("# Written by tools/sync_zh.py")
+
+
+def test_zh_config_keeps_the_english_repository_and_runs_nothing():
+    import yaml
+
+    en = yaml.safe_load((ROOT / "_config.yml").read_text())
+    zh = yaml.safe_load((ROOT / "zh" / "_config.yml").read_text())
+    assert zh["repository"] == {**en["repository"], "path_to_book": "zh"}
+    assert zh["language"] == "zh_CN" and zh["sphinx"]["recursive_update"] is True
+    assert zh["execute"]["execute_notebooks"] == "off"
+    assert zh["launch_buttons"] == en["launch_buttons"]
+    assert "language_switch.js" in zh["sphinx"]["config"]["html_js_files"]
