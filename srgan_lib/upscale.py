@@ -597,11 +597,14 @@ def _check_memory(net, device, headers, tile, overlap):
     if available is None or not headers:
         return
     (w, h), _ = max(headers, key=lambda item: item[0][0] * item[0][1])
-    need = _peak_memory(net, w, h, tile=0 if device.type != "cpu" else tile, overlap=overlap)
-    if device.type != "cpu":  # the activations live on the GPU; RAM holds the output
-        need = _peak_memory("bicubic", w, h) if net == "bicubic" else w * h * 16 * 3 * 2 * 4
+    need = _peak_memory(net, w, h, tile=tile, overlap=overlap)
+    if device.type != "cpu" and net != "bicubic":  # activations on the GPU; RAM: the output
+        need = w * h * model_scale(net) ** 2 * 3 * 2
     if need > available:
-        fix = ("use tiles (--tile 192, or smaller)" if not tile else
-               "use smaller tiles (--tile 96) or a smaller image")
+        s = model_scale(net) if net != "bicubic" else 4
+        output_only = w * h * s * s * 3 * 2 > available
+        fix = ("the output alone does not fit: upscale a smaller image or a crop" if output_only
+               else "use tiles (--tile 192, or smaller)" if not tile
+               else "use smaller tiles (--tile 96) or a smaller image")
         raise SRGANError(f"a {w}x{h} image needs about {need / 2 ** 30:.1f} GB of RAM here "
                          f"and {available / 2 ** 30:.1f} GB are available; {fix}")

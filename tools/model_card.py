@@ -257,8 +257,8 @@ def render(sections, results, sets, n_train):
         f"(read from its metadata by `evaluate`): {paper_rows(results)}; Table 1 has no "
         "BSD100 column (`–`). The shipped SRGAN was also trained with the grid loss, which "
         "no row of the paper has: its row is the nearest one, not the same recipe. HF "
-        "energy and periodic artefacts are ratios, and a set's mean can be one image's "
-        "(the bird of Set5): each cell gives the mean and, in brackets, the median. HF "
+        "energy and periodic artefacts are ratios, and a set's mean can be dominated by "
+        "one image: each cell gives the mean and, in brackets, the median. HF "
         "energy counts noise as much as detail: it says how much fine texture there is, "
         "not whether it is right.", "",
         format_comparison(results), "",
