@@ -391,9 +391,15 @@ def srgan():
 
 
 def python_result(img):
-    """What `srgan_lib upscale` makes of the decoded image: (H, W, 3) levels, as int16."""
-    from srgan_lib.upscale import super_resolve
+    """What `srgan_lib upscale` makes of the decoded image (RGB): (H, W, 3) levels, as int16.
+    An image whose pixels are all grey, which is all the page sees of a greyscale file, as
+    upscale_image makes a greyscale one: grey (its luminance), in three equal channels."""
+    from srgan_lib.upscale import super_resolve, upscale_image
 
+    rgb = np.asarray(img.convert("RGB"))
+    if (rgb == rgb[..., :1]).all():
+        grey = np.asarray(upscale_image(srgan(), Image.fromarray(rgb[..., 0], "L")))
+        return np.repeat(grey[..., None], 3, axis=2).astype(np.int16)
     return np.asarray(super_resolve(srgan(), img), dtype=np.int16)
 
 
@@ -428,12 +434,18 @@ def test_upscale_page_takes_a_greyscale_png(browser, book, photo, tmp_path):
     _, url = book
     errors = []
     page = open_page(browser, f"{url}/{UPSCALE_PAGE}", errors)
+    # Grey in, grey out, as upscale_image: the network's output made grey by Pillow's
+    # luminance (before, the network's faint colour noise came through), downloaded as a
+    # greyscale PNG.
     grey = Image.open(photo).convert("L")
     grey.save(tmp_path / "grey.png")
     got = upscaled(page, tmp_path / "grey.png", (40, 32))
+    assert (got == got[..., :1]).all()
     diff = differences(got, python_result(grey.convert("RGB")))
     print("greyscale: max, mean difference", diff)
     assert diff[0] <= 2 and diff[1] < SAME_INPUT_MEAN
+    name, png = download(page)
+    assert png.mode == "L" and np.array_equal(np.asarray(png), got[..., 0])
     assert errors == []
 
 
@@ -793,7 +805,7 @@ def test_upscale_page_pixel_arithmetic_matches_pillow(browser, book):
                             "Uint8Array.from(s), w, h, 4 * w, 4 * h))",
                             [src.ravel().tolist(), w, h])
         assert np.array_equal(np.array(got, np.uint8).reshape(4 * h, 4 * w), want), (w, h)
-    for channels in (3, 4):
+    for channels in (1, 2, 3, 4):
         pixels = rng.integers(0, 256, (5, 9, channels), dtype=np.uint8)
         data_url = page.evaluate("""async ([p, c]) => {
           const blob = await SRGANPixels.encodePng(Uint8Array.from(p), 9, 5, c);
@@ -803,8 +815,8 @@ def test_upscale_page_pixel_arithmetic_matches_pillow(browser, book):
           });
         }""", [pixels.ravel().tolist(), channels])
         png = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
-        assert png.mode == ("RGB", "RGBA")[channels - 3]
-        assert np.array_equal(np.asarray(png), pixels)
+        assert png.mode == ("L", "LA", "RGB", "RGBA")[channels - 1]
+        assert np.array_equal(np.asarray(png).reshape(pixels.shape), pixels)
     assert errors == []
 
 

@@ -157,7 +157,8 @@
     return out;
   }
 
-  // A PNG (a Blob) of `data`: width x height pixels of `channels` bytes (3: RGB, 4: RGBA),
+  // A PNG (a Blob) of `data`: width x height pixels of `channels` bytes (1: grey, 2: grey
+  // and alpha, 3: RGB, 4: RGBA),
   // 8 bits each, stored exactly. Each row is filtered with PNG's "Sub" filter (the
   // difference from the pixel to the left), then the whole is deflated by the browser's
   // CompressionStream ("deflate" is the zlib stream a PNG holds).
@@ -175,7 +176,7 @@
     var header = new Uint8Array(13), view = new DataView(header.buffer);
     view.setUint32(0, width);
     view.setUint32(4, height);
-    header.set([8, channels === 4 ? 6 : 2, 0, 0, 0], 8);  // 8 bits; RGBA or RGB
+    header.set([8, [0, 4, 2, 6][channels - 1], 0, 0, 0], 8);  // 8 bits; PNG's colour type
     var signature = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
     return new Blob([signature, chunk("IHDR", header), chunk("IDAT", idat),
                      chunk("IEND", new Uint8Array(0))], {type: "image/png"});

@@ -103,6 +103,14 @@
     return rgb;
   }
 
+  // Whether every pixel is grey (R = G = B): a greyscale file, as the browser decodes it.
+  function isGrey(rgba) {
+    for (var i = 0; i < rgba.length; i += 4) {
+      if (rgba[i] !== rgba[i + 1] || rgba[i] !== rgba[i + 2]) return false;
+    }
+    return true;
+  }
+
   function hasAlpha(rgba) {
     for (var i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return true;
     return false;
@@ -170,6 +178,7 @@
     var tile = tileSide();
     busy = name;
     if (alpha) lr.data = await exactPixels(file, x, y, w, h) || lr.data;
+    lr.grey = isGrey(lr.data);
     resultName = name.replace(/\.[^.]*$/, "") + "_" + model.value + ".png";
     result.hidden = true;
     cancel.disabled = false;
@@ -233,31 +242,41 @@
     say(text, state);
   }
 
-  // The result: the network's colours; with transparency, the alpha upscaled by Pillow's
-  // bicubic and no colour where it is 0 (as upscale_image does).
+  // The result, as upscale_image makes it: the network's colours; for a grey image their
+  // luminance (Pillow's convert('L'), integer for integer: grey in, grey out); with
+  // transparency, the alpha upscaled by Pillow's bicubic and no colour where it is 0.
   function show(lr, msg, alpha, name) {
     var small = lr.canvas, w = small.width, h = small.height, W = w * SCALE, H = h * SCALE;
     bicubic(small, before);
     output.width = W;
     output.height = H;
     var g = output.getContext("2d", {willReadFrequently: true});
-    var image = g.createImageData(W, H), px = image.data, rgb = msg.rgb, i, c;
+    var image = g.createImageData(W, H), px = image.data, rgb = msg.rgb, i, c, a = null;
+    var grey = lr.grey, k = grey ? 1 : 3, n = W * H, colour = rgb;
+    if (grey) {
+      colour = new Uint8Array(n);
+      for (i = 0; i < n; i++) {
+        colour[i] = (rgb[3 * i] * 19595 + rgb[3 * i + 1] * 38470 + rgb[3 * i + 2] * 7471 +
+                     0x8000) >> 16;
+      }
+    }
     if (alpha) {
-      var a = new Uint8Array(w * h);
+      a = new Uint8Array(w * h);
       for (i = 0; i < w * h; i++) a[i] = lr.data[4 * i + 3];
       a = P.resizeBicubic(a, w, h, W, H);
-      for (i = 0; i < W * H; i++) {
-        for (c = 0; c < 3; c++) px[4 * i + c] = a[i] ? rgb[3 * i + c] : 0;
-        px[4 * i + 3] = a[i];
-      }
-      saved = {data: px, channels: 4};
-    } else {
-      for (i = 0; i < W * H; i++) {
-        for (c = 0; c < 3; c++) px[4 * i + c] = rgb[3 * i + c];
-        px[4 * i + 3] = 255;
-      }
-      saved = {data: rgb, channels: 3};
     }
+    // What the download holds: the colour channels (k), and alpha where there is one.
+    var data = alpha ? new Uint8Array(n * (k + 1)) : colour;
+    for (i = 0; i < n; i++) {
+      var visible = !a || a[i] > 0;
+      for (c = 0; c < 3; c++) px[4 * i + c] = visible ? colour[k * i + (grey ? 0 : c)] : 0;
+      px[4 * i + 3] = a ? a[i] : 255;
+      if (alpha) {
+        for (c = 0; c < k; c++) data[(k + 1) * i + c] = px[4 * i + c];
+        data[(k + 1) * i + k] = a[i];
+      }
+    }
+    saved = {data: data, channels: alpha ? k + 1 : k};
     g.putImageData(image, 0, 0);  // the canvas premultiplies: shown, not downloaded
     var label = model.selectedOptions[0].textContent;
     $("upscale-label-after").textContent = label;
