@@ -191,6 +191,9 @@ def test_evaluate_refuses_what_it_would_silently_ignore(sets, capsys):
     assert main(["evaluate", "--model", "srgan", "--scale", "8", "--sets", sets[0]]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--scale 8: srgan is a x4 model" in err
+    assert main(["evaluate", "--device", "tpu", "--sets", sets[0]]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--device tpu: not a device name; this machine has" in err
 
 
 def test_the_grid_loss_is_said_to_have_no_paper_row():
