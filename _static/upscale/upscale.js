@@ -20,8 +20,9 @@
   // the smaller tile.
   var TILE = 256, SMALL_TILE = 128, SMALL_DEVICE_GB = 4;
   // LR limit. For 1024x1024, once the worker has ended (freeing the network's memory), the
-  // page holds the 4096x4096 result: the worker's RGB (50 MB), an RGBA copy and two
-  // canvases (67 MB each) and the browser's own copies, 0.43 GB measured. So the peak is
+  // page holds the 4096x4096 result: the worker's RGB (50 MB, kept for the download), an
+  // RGBA copy and two canvases (67 MB each) and the browser's own copies, 0.43 GB measured
+  // (tools/page_memory.py --stand-in: the same with the 1:1 views). So the peak is
   // while the network runs: the worst tile (1.32 GB measured for the whole renderer with
   // 256, 0.65 GB with 128) plus the worker's 50 MB result, about 1.4 and 0.7 GB.
   var MAX_SIDE = 1024;
@@ -280,7 +281,7 @@
     g.putImageData(image, 0, 0);  // the canvas premultiplies: shown, not downloaded
     var label = model.selectedOptions[0].textContent;
     $("upscale-label-after").textContent = label;
-    $("upscale-detail-label").textContent = label + " (1:1)";
+    if (detail) $("upscale-detail-label").textContent = label + " (1:1)";
     centre = [0.5, 0.5];
     result.hidden = false;
     setDivide(range.value);
@@ -292,6 +293,7 @@
   // The 1:1 views: a DETAIL-pixel square of each side at its real size, around `centre`;
   // shown only while the slider shows the result smaller than it is.
   function showDetail() {
+    if (!detail) return;  // a copy of the page without the 1:1 views (an older translation)
     var shown = output.getBoundingClientRect().width;
     detail.hidden = result.hidden || !(shown > 0 && shown < output.width - 0.5);
     if (detail.hidden) return;
