@@ -362,6 +362,7 @@ def test_upscale_page_matches_python_and_refuses_a_second_file(browser, book, ph
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#upscale-app").screenshot(path=str(ARTIFACTS / "upscale_page.png"))
     assert page.is_visible("#upscale-download") and page.is_disabled("#upscale-cancel")
+    assert page.is_hidden("#upscale-detail")  # shown at its real size: no 1:1 views needed
     assert errors == []
 
 
