@@ -24,7 +24,7 @@ def test_setup_without_the_switch_leaves_the_presets_alone(restored, monkeypatch
     monkeypatch.delenv("SRGAN_SMOKE", raising=False)
     sl.setup()
     cfg = TrainConfig.preset("colab", "srgan")
-    assert (cfg.iterations, cfg.batch_size, cfg.crop_size) == (100_000, 16, 96)
+    assert (cfg.iterations, cfg.batch_size, cfg.crop_size) == (50_000, 16, 96)
 
 
 def test_the_switch_shrinks_numbers_and_keeps_every_choice(restored, monkeypatch):
