@@ -2,7 +2,7 @@
 // language. The zh book is published inside the English one, at zh/ under its root
 // (_build/html/zh/), so English book/x.html <-> zh/book/x.html. A page without a zh twin
 // yet links to the other book's first page. The list below is written by tools/sync_zh.py.
-const ZH_PAGES = ["book/00_before_you_start", "book/01_sr_problem", "book/02_mse_averaging", "book/03_content_loss", "book/04_building_modules", "book/09_training_engine", "book/10_evaluation_and_upscaling", "book/11_data", "book/12_upscale_in_the_browser", "book/intro", "book/references"];
+const ZH_PAGES = ["book/00_before_you_start", "book/01_sr_problem", "book/02_mse_averaging", "book/03_content_loss", "book/04_building_modules", "book/05_perceptual_loss", "book/06_training", "book/07_evaluation", "book/08_comparison", "book/09_training_engine", "book/10_evaluation_and_upscaling", "book/11_data", "book/12_upscale_in_the_browser", "book/intro", "book/references"];
 
 (function () {
   "use strict";
