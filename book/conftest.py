@@ -43,7 +43,16 @@ def _chapters_data_dir():
 
 
 def pytest_configure(config):
-    """Export an absolute SRGAN_DATA for the kernels, or stop with one line saying what to set."""
+    """Export an absolute SRGAN_DATA for the kernels, or stop with one line saying what to set.
+
+    A torchvision built for another torch stops it too, in one line naming both versions.
+    """
+    from srgan_lib.errors import SRGANError, check_torchvision
+
+    try:
+        check_torchvision()
+    except SRGANError as err:
+        pytest.exit(str(err), returncode=4)
     folder, missing = _chapters_data_dir()
     if missing:
         pytest.exit(f"the chapters need {', '.join(missing)} in {folder}: set SRGAN_DATA to a "

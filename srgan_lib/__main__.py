@@ -8,7 +8,7 @@ Examples::
     python -m srgan_lib train srresnet --preset cpu --out runs/srresnet
     python -m srgan_lib train srgan --preset cpu --out runs/srgan \\
         --init runs/srresnet/srresnet.safetensors
-    torchrun --standalone --nproc_per_node=2 -m srgan_lib train srresnet --preset ci --out runs/t
+    torchrun --standalone --nproc_per_node=2 -m srgan_lib train srresnet --preset quick --out runs/t
 
     python -m srgan_lib evaluate                         # bicubic on Set5 and Set14
     python -m srgan_lib evaluate --model data/srresnet_x4.safetensors --sets Set5 Set14 BSD100
@@ -269,9 +269,10 @@ def build_parser():
                              description="Train one stage; writes OUT/checkpoint.pt, "
                              "OUT/log.jsonl and OUT/<stage>.safetensors. Works under torchrun.")
     tr.add_argument("stage", choices=("srresnet", "srgan"))
-    tr.add_argument("--preset", default="cpu", choices=("paper", "cpu", "colab", "ci"),
+    tr.add_argument("--preset", default="cpu", choices=("paper", "cpu", "colab", "quick", "ci"),
                     help="paper: the reference recipe; cpu: ~4 h on 2 cores; colab: the "
-                    "paper's losses on DIV2K, ~3 h on a T4 for both stages; ci: seconds")
+                    "paper's losses on DIV2K, 2.0-2.8 h on a T4 for both stages; quick "
+                    "(or its former name ci): seconds")
     tr.add_argument("--out", required=True, help="the run's folder")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     tr.add_argument("--mirror", metavar="DIR",

@@ -18,15 +18,16 @@ import numpy as np
 import torch
 
 from . import smoke
+from .errors import SRGANError, check_torchvision
 
-__all__ = ["PROFILES", "PROFILE_ALIASES", "Profile", "profile", "where_it_runs", "setup", "show",
+__all__ = ["PROFILES", "PROFILE_ALIASES", "profile", "setup", "show",
            "count_parameters", "show_images"]
 
 PROFILES = ("quick", "full")
 PROFILE_ALIASES = {"ci": "quick"}  # the small profile's former name, still accepted
 # What each profile runs, in the words the set-up line prints.
 PROFILE_MEANING = {
-    "quick": "tiny networks and few steps, seconds on a CPU; SRGAN_PROFILE=full for the real sizes",
+    "quick": "tiny networks, few steps: seconds on a CPU; full: the real sizes",
     "full": "the real sizes: training runs the colab preset, hours on a GPU",
 }
 
@@ -91,6 +92,10 @@ def setup(seed=0):
 
     Explained in: book/01_sr_problem.ipynb
     """
+    try:  # a torchvision built for another torch: one line naming both, not a traceback
+        check_torchvision()
+    except SRGANError as err:
+        raise SystemExit(str(err)) from None
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

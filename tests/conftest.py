@@ -10,6 +10,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
 
+def pytest_configure(config):
+    """Stop at once with one line when torch and torchvision come from different builds."""
+    from srgan_lib.errors import SRGANError, check_torchvision
+
+    try:
+        check_torchvision()
+    except SRGANError as err:
+        pytest.exit(str(err), returncode=4)
+
+
 @pytest.fixture(autouse=True)
 def _data_dir(monkeypatch):
     """Point SRGAN_DATA at the shared image sets unless the caller set it already (as CI does).

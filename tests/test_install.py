@@ -155,3 +155,23 @@ def test_a_corrupt_archive_in_downloads_is_downloaded_again(tmp_path, server, mo
     folder = sources.find_dataset("S")
     assert server.requests == ["/pack.tar"]  # the cached copy failed its md5
     assert [p.read_bytes() for p in sources.list_images(folder)] == [_png(0), _png(1)]
+
+
+def test_a_chapter_set_up_stops_in_one_line(broken_torchvision):
+    from srgan_lib import book
+
+    with pytest.raises(SystemExit) as stop:
+        book.setup()
+    assert MISMATCH in str(stop.value) and "\n" not in str(stop.value)
+
+
+@pytest.mark.parametrize("target", ["tests/test_nbval_images.py", "book/01_sr_problem.ipynb"])
+def test_pytest_stops_in_one_line(target):
+    """pytest on a mismatched install: one line and status 4, not an INTERNALERROR."""
+    run = f"{BREAK_TORCHVISION}\nimport pytest\nsys.exit(pytest.main(['-q', '--co', {target!r}]))"
+    done = subprocess.run([sys.executable, "-c", run], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 4, out[-2000:]
+    assert MISMATCH in out and "reinstall both from the same index" in out
+    assert "INTERNALERROR" not in out and "Traceback" not in out
