@@ -74,8 +74,12 @@ class ComparisonView:
             widgets.HBox([self.left, self.right]), self.position, self.picture,
             widgets.HBox([self.x, self.y, self.zoom]), self.closeup, self.caption])
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self):
+        # A cell ending in the app shows its widget. ipywidgets 8 widgets have
+        # _repr_mimebundle_, 7.7.1's (Colab's) only _ipython_display_: display() takes either.
+        from IPython.display import display
+
+        display(self.widget)
 
     def set_images(self, images, left=None, right=None):
         """Show other images (a new picture): the two names compared stay where they
@@ -254,8 +258,12 @@ class ComparisonApp:
         self.widget = widgets.VBox([widgets.HBox([self.choice, self.upload]), self.truth,
                                     self.status, self.view.widget])
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self):
+        # A cell ending in the app shows its widget. ipywidgets 8 widgets have
+        # _repr_mimebundle_, 7.7.1's (Colab's) only _ipython_display_: display() takes either.
+        from IPython.display import display
+
+        display(self.widget)
 
     def _changed(self, change):
         if not self._quiet:
