@@ -1,7 +1,10 @@
 """Shared test set-up: the data directory CI uses, and small fixtures."""
 
+import http.server
 import os
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -87,3 +90,33 @@ def write_png16():
         return path
 
     return write
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A real HTTP server on 127.0.0.1 serving ``server.root``; it counts requests."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    root = tmp_path / "www"
+    root.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def send_head(self):
+            requests.append(self.path)
+            return super().send_head()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield SimpleNamespace(root=root, url=f"http://127.0.0.1:{httpd.server_port}/",
+                          requests=requests)
+    httpd.shutdown()
+    httpd.server_close()

@@ -5,7 +5,6 @@ here, since no machine of the project reaches the internet.
 """
 
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -13,10 +12,8 @@ import socket
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -87,36 +84,6 @@ def datadir(tmp_path, monkeypatch):
     root.mkdir()  # SRGAN_DATA names a folder that exists: the library never creates it
     monkeypatch.setenv("SRGAN_DATA", str(root))
     return root
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """A real HTTP server on 127.0.0.1 serving ``server.root``; it counts requests."""
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    root = tmp_path / "www"
-    root.mkdir()
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def send_head(self):
-            requests.append(self.path)
-            return super().send_head()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield SimpleNamespace(root=root, url=f"http://127.0.0.1:{httpd.server_port}/",
-                          requests=requests)
-    httpd.shutdown()
-    httpd.server_close()
 
 
 # --- data_dir ---------------------------------------------------------------------------

@@ -3,14 +3,11 @@ one line naming both versions and the fix; the data module works without torchvi
 archive already in downloads/ is trusted only when its checksum matches."""
 
 import hashlib
-import http.server
 import io
 import subprocess
 import sys
 import tarfile
-import threading
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -110,35 +107,6 @@ def _tar(path, n):
             info.size = len(blob)
             t.addfile(info, io.BytesIO(blob))
     return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """An HTTP server on 127.0.0.1 serving ``server.root``; ``requests`` lists the paths."""
-    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    root = tmp_path / "www"
-    root.mkdir()
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def send_head(self):
-            requests.append(self.path)
-            return super().send_head()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield SimpleNamespace(root=root, url=f"http://127.0.0.1:{httpd.server_port}/",
-                          requests=requests)
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_a_corrupt_archive_in_downloads_is_downloaded_again(tmp_path, server, monkeypatch):
