@@ -1,7 +1,9 @@
 """Rendered text size of each page of the built book (_build/html), in KB.
 
 The reader-facing measure of a chapter's length: the text inside the page's article,
-without scripts and styles, whitespace collapsed. Usage: python tools/page_sizes.py
+without scripts and styles, whitespace collapsed; and, beside it, the text a reader sees
+before opening anything ("open"): without the folded parts (exercise solutions in dropdowns,
+cells tagged hide-cell, inputs tagged hide-input). Usage: python tools/page_sizes.py
 """
 import re
 import sys
@@ -34,10 +36,24 @@ def page_text(html):
     return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
 
 
+FOLDED = ("div.dropdown.admonition", "div.tag_hide-cell", "details.hide")
+
+
+def open_text(html):
+    """The visible text of a built page's article without its folded parts."""
+    from bs4 import BeautifulSoup  # comes with Jupyter Book
+
+    soup = BeautifulSoup(html, "html.parser")
+    for folded in soup.select(", ".join(FOLDED)):
+        folded.decompose()
+    return page_text(str(soup))
+
+
 def main(root="_build/html"):
     for page in sorted(Path(root).glob("book/*.html")):
-        size = len(page_text(page.read_text(encoding="utf-8")).encode())
-        print(f"{page.relative_to(root)}  {size / 1000:5.1f} KB")
+        html = page.read_text(encoding="utf-8")
+        size, shown = (len(text.encode()) for text in (page_text(html), open_text(html)))
+        print(f"{page.relative_to(root)}  {size / 1000:5.1f} KB  (open: {shown / 1000:5.1f} KB)")
 
 
 if __name__ == "__main__":
