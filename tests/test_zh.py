@@ -333,3 +333,29 @@ def test_zh_config_keeps_the_english_repository_and_runs_nothing():
     assert zh["execute"]["execute_notebooks"] == "off"
     assert zh["launch_buttons"] == en["launch_buttons"]
     assert "language_switch.js" in zh["sphinx"]["config"]["html_js_files"]
+
+
+def test_soft_line_breaks_between_chinese_characters_are_joined():
+    """A browser shows a line break inside a paragraph as a space: between two Chinese
+    characters, a stray gap. Paragraphs, list items, directives and code keep their lines."""
+    text = ("第一行文字\n第二行。\n\n- 列表项\n  续行\n\n```python\n# 注释\n# 第二\n```\n"
+            "后文\n继续\n```{admonition} 解答\n:class: dropdown\n答案在\n这里\n```\n又一\n段\n"
+            "English\n中文")
+    assert sync_zh.join_cjk_lines(text) == (
+        "第一行文字第二行。\n\n- 列表项续行\n\n```python\n# 注释\n# 第二\n```\n后文继续\n"
+        "```{admonition} 解答\n:class: dropdown\n答案在这里\n```\n又一段\nEnglish\n中文")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_zh_page_prose_has_no_break_between_chinese_characters(page):
+    name, content = sync_zh.render(page)
+    texts = ([content] if name.endswith(".md") else
+             ["".join(c["source"]) for c in json.loads(content)["cells"]
+              if c["cell_type"] == "markdown"])
+    for text in texts:
+        lines = text.split("\n")
+        code = sync_zh._code_lines(lines)
+        for k in range(1, len(lines)):
+            assert code[k - 1] or code[k] or not (
+                sync_zh.ENDS_CJK.search(lines[k - 1]) and sync_zh.STARTS_CJK.match(lines[k])), \
+                f"{page}: a line break between Chinese characters: {lines[k - 1][-20:]!r}"

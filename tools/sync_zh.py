@@ -159,11 +159,63 @@ def problems(page):
     return out
 
 
+CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"  # ideographs, CJK punctuation
+ENDS_CJK = re.compile(f"[{CJK}]$")
+STARTS_CJK = re.compile(f"^[ \t]*[{CJK}]")
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
+
+
+def _code_lines(lines):
+    """For each line, whether it belongs to a code block (a fence that is not a MyST directive)."""
+    stack, code = [], []  # stack: ("code" | "directive", fence)
+    for line in lines:
+        match = FENCE.match(line)
+        in_code = bool(stack) and stack[-1][0] == "code"
+        if match:
+            fence, info = match.group(1), match.group(2).strip()
+            if in_code:
+                if not info and fence[0] == stack[-1][1][0] and len(fence) >= len(stack[-1][1]):
+                    stack.pop()
+            elif info.startswith("{"):
+                stack.append(("directive", fence))
+            elif not info and stack and stack[-1][1] == fence:
+                stack.pop()  # the end of a directive
+            else:
+                stack.append(("code", fence))
+            code.append(True)
+        else:
+            code.append(in_code)
+    return code
+
+
+def join_cjk_lines(text):
+    """Remove the soft line breaks between two Chinese characters, outside code blocks.
+
+    A browser shows a line break inside a paragraph as a space: right between English words,
+    a stray gap between Chinese characters (the translations are wrapped at about 100
+    columns, as the English is). Blank lines (paragraphs), list items, tables and headings
+    keep their breaks: each of those lines begins with something other than a Chinese
+    character.
+    """
+    lines = text.split("\n")
+    code = _code_lines(lines)
+    out = [lines[0]]
+    for k in range(1, len(lines)):
+        joins = (not code[k - 1] and not code[k] and ENDS_CJK.search(out[-1])
+                 and STARTS_CJK.match(lines[k]))
+        if joins:
+            out[-1] += lines[k].lstrip(" \t")
+        else:
+            out.append(lines[k])
+    return "\n".join(out)
+
+
 def zh_text(page, key, english, blocks):
     """The Chinese of one unit (the English while it has none), Colab links pointed at zh."""
     block = blocks.get(key)
-    text = english if block is None or block.en_sha == "untranslated" else block.text
-    return COLAB.sub(r"\1zh/book/", text)
+    if block is None or block.en_sha == "untranslated":
+        return COLAB.sub(r"\1zh/book/", english)
+    return COLAB.sub(r"\1zh/book/", join_cjk_lines(block.text))
 
 
 def render(page):
