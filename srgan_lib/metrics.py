@@ -284,7 +284,7 @@ def local_periodic_artefacts(sr, hr, scale=4, border=4):
     grid times a band-pass of the image itself (2 levels RMS, strength and sign following
     the texture), 1.07 to 6.82, mean 3.83 on Set5 and 1.91 on Set14, where
     ``periodic_artefacts`` gives 0.76 to 1.18, no more than noise. On the busiest photos
-    (baboon 1.07, bridge 1.24) such a faint hatching stays within noise's range here too.
+    (baboon 1.07, bridge 1.23) such a faint hatching stays within noise's range here too.
 
     Args:
         sr (PIL.Image): the image being judged.
