@@ -250,8 +250,9 @@ def check_output(path, overwrite=False, mode=None):
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or path.suffix.lower() not in _writable_extensions():
         what = "unknown image extension" if fmt is None else "Pillow cannot write images as"
-        raise SRGANError(f"{path}: {what} {path.suffix!r}; use one of "
-                         f"{' '.join(_writable_extensions())} (.png keeps everything)")
+        # The common ones, not Pillow's whole list: that grows with each Pillow release.
+        raise SRGANError(f"{path}: {what} {path.suffix!r}; use .png (it keeps everything), "
+                         ".jpg, .webp, .tiff or another format Pillow can write")
     if mode is not None and not _holds(fmt, mode):
         holds = "transparency" if mode in ("RGBA", "LA") else f"{mode} images"
         raise SRGANError(f"{path}: {fmt} cannot hold {holds}; write .png (or .webp, "

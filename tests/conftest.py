@@ -120,3 +120,22 @@ def server(tmp_path, monkeypatch):
                           requests=requests)
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def displayed():
+    """A function that displays an object as IPython would and returns the data it published."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def show(obj):
+        shown = []
+        shell = InteractiveShell.instance()
+        original = shell.display_pub.publish
+        shell.display_pub.publish = lambda data, *args, **kwargs: shown.append(data)
+        try:
+            shell.display_formatter.format(obj)
+        finally:
+            shell.display_pub.publish = original
+        return shown
+
+    return show

@@ -112,18 +112,9 @@ def test_app_takes_an_upload_in_either_version(monkeypatch, version):
         app.choice.value = "red"
 
 
-def test_a_cell_ending_in_the_app_shows_it_in_either_version():
+def test_a_cell_ending_in_the_app_shows_it_in_either_version(displayed):
     """IPython displays the app (its widget) under ipywidgets 8 and 7.7.1 alike."""
-    from IPython.core.interactiveshell import InteractiveShell
-
     app = ComparisonApp({"Bicubic": "bicubic"}, {"red": lambda: Image.new("RGB", (40, 40), "red")},
                         max_lr=6)
-    shown = []
-    shell = InteractiveShell.instance()
-    original = shell.display_pub.publish
-    shell.display_pub.publish = lambda data, *args, **kwargs: shown.append(data)
-    try:
-        shell.display_formatter.format(app)
-    finally:
-        shell.display_pub.publish = original
+    shown = displayed(app)
     assert shown and "application/vnd.jupyter.widget-view+json" in shown[0]

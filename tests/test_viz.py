@@ -246,8 +246,8 @@ def test_app_explains_a_file_that_is_not_an_image(app):
     assert "/tmp" not in app.status.value and tempfile.gettempdir() not in app.status.value
 
 
-def test_app_and_view_display_as_their_widgets(app):
-    bundle = app._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == app.widget.model_id
+def test_app_and_view_display_as_their_widgets(app, displayed):
+    for shown, widget in ((displayed(app), app.widget), (displayed(app.view), app.view.widget)):
+        view = shown[0]["application/vnd.jupyter.widget-view+json"]
+        assert view["model_id"] == widget.model_id
     assert app.view.widget in app.widget.children

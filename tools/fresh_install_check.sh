@@ -22,6 +22,8 @@ export SRGAN_DATA=${SRGAN_DATA:-$(cd "$root/.." && pwd)/shared/datasets}
 clone=$(mktemp -d /tmp/srgan-clone-XXXXXX)
 trap 'rm -rf "$clone"' EXIT
 git clone -q "$root" "$clone/repo"
+# As CI has it: the image sets in ../shared beside the clone (some tests look there).
+ln -s "$(dirname "$SRGAN_DATA")" "$clone/shared"
 cd "$clone/repo"
 extra=()
 [ "$which" = oldest ] && extra=(-c tools/oldest_versions.txt)
