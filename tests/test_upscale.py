@@ -290,7 +290,7 @@ BAD_INPUTS = [
     (["in.png", "-o", "o.xyz", "--model", "bicubic"], "o.xyz: unknown image extension"),
     # Formats Pillow only reads, or that cannot hold the image, before any work.
     (["in.png", "-o", "o.psd", "--model", "bicubic"], "o.psd: Pillow cannot write images as"),
-    (["in.png", "-o", "o.xbm", "--model", "bicubic"], ".png .pnm"),
+    (["in.png", "-o", "o.xbm", "--model", "bicubic"], "'.xbm'; use .png (it keeps everything)"),
     (["alpha.png", "-o", "o.jpg", "--model", "bicubic"], "o.jpg: JPEG cannot hold transparency"),
     # Every input and every output name, before the first image is done.
     (["in.png", "in.jpg", "-o", "multi/", "--model", "bicubic"],
