@@ -123,13 +123,19 @@ def _train(args):
                                    ("lr_decay_at", args.lr_decay_at),
                                    ("grid_weight", args.grid_weight)]
                  if v is not None}
+    if args.grid_window is not None:  # 0: the whole crop
+        overrides["grid_window"] = args.grid_window or None
     if args.no_channels_last:
         overrides["channels_last"] = False
     if args.compile:
         overrides["compile"] = True
     if args.train_sets:
         overrides["train_sets"] = tuple(args.train_sets)
-    config = TrainConfig.preset(args.preset, args.stage, **overrides)
+    try:
+        config = TrainConfig.preset(args.preset, args.stage, **overrides)
+    except ValueError as error:  # a combination of options no single flag's check sees
+        raise SRGANError(f"train: {error}; change --grid-window or the preset's crop "
+                         "size") from None if "grid_window" in str(error) else error
     weights = train(config, args.out, resume=args.resume, init=args.init,
                     progress=not args.no_progress, mirror=args.mirror)
     if int(os.environ.get("RANK", 0)) == 0:
@@ -288,6 +294,9 @@ def build_parser():
     tr.add_argument("--grid-weight", type=loss_weight,
                     help="weight of the grid loss added to the content loss, >= 0 "
                     "(0: none, as the paper)")
+    tr.add_argument("--grid-window", type=whole_number(0),
+                    help="the grid loss's tile side in pixels, a multiple of the scale that "
+                    "divides the crop (0: the whole crop)")
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")
     tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"),

@@ -79,6 +79,7 @@ class TrainConfig:
     beta: float = 1e-3  # weight of the adversarial loss
     vgg_rescale: float = 12.75  # the paper's divisor of VGG feature maps
     grid_weight: float = 0.0  # weight of losses.grid_loss in the content loss (0: the paper)
+    grid_window: int | None = None  # its tile side in pixels (None: the whole crop)
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
@@ -108,6 +109,11 @@ class TrainConfig:
                              f"{self.scale}")
         if not self.grid_weight >= 0:
             raise ValueError(f"grid_weight must be >= 0, got {self.grid_weight}")
+        if self.grid_window is not None and (self.grid_window < self.scale
+                                             or self.grid_window % self.scale
+                                             or self.crop_size % self.grid_window):
+            raise ValueError(f"grid_window {self.grid_window} must be a multiple of scale "
+                             f"{self.scale} that divides crop_size {self.crop_size}")
         self.train_sets = tuple(self.train_sets)
 
     @classmethod

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from .data import EvalDataset
 from .images import upscale_bicubic
-from .metrics import colour_shift, high_frequency_energy, periodic_artefacts, psnr, ssim
+from .metrics import (colour_shift, high_frequency_energy, local_periodic_artefacts,
+                      periodic_artefacts, psnr, ssim)
 from .upscale import model_scale, super_resolve
 
 __all__ = ["PAPER", "PROTOCOL", "paper_row", "evaluate", "format_table", "format_comparison"]
@@ -94,8 +95,11 @@ def paper_row(model):
     return name, reason
 
 
+LOCAL_MIN_SIDE = 10  # local_periodic_artefacts needs 8 periods after a 1-period border each side
+
+
 def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True):
-    """Mean PSNR, SSIM, HF energy, periodic artefacts and colour shift of a model on each set.
+    """Mean PSNR, SSIM, HF energy, periodic artefacts (whole and local) and colour shift per set.
 
     The paper's protocol (see the module's docstring); the means are over a set's images.
 
@@ -110,9 +114,13 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
         list[dict]: one row per set: ``set``, ``images``, ``psnr``, ``ssim``,
         ``hf_energy`` (``metrics.high_frequency_energy``: fine detail relative to HR, 1 is
         as much as the truth), ``periodic_artefacts`` (``metrics.periodic_artefacts``:
-        a regular grid relative to HR, 1 is as much as the truth), the medians of both
-        (``hf_energy_median``, ``periodic_artefacts_median``: a set's mean of a ratio can
-        be one image's), ``colour_shift``
+        a regular grid relative to HR, 1 is as much as the truth), ``local_artefacts``
+        (``metrics.local_periodic_artefacts``: the same, window by window, which also sees
+        a grid whose sign follows the texture), the medians of the three
+        (``hf_energy_median``, ``periodic_artefacts_median``, ``local_artefacts_median``: a
+        set's mean of a ratio can be one image's; the local figures are over the images
+        of at least ``LOCAL_MIN_SIDE`` periods a side, None if there are none),
+        ``colour_shift``
         (``metrics.colour_shift``, 8-bit levels),
         ``paper_row`` / ``paper_table`` (the paper's row the model is compared with, see
         ``paper_row``, and its table) and ``paper_psnr`` / ``paper_ssim`` (None where that
@@ -127,7 +135,7 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
     rows = []
     for source in sets:
         dataset = EvalDataset(source, scale=scale)
-        psnrs, ssims, energies, grids, shifts = [], [], [], [], []
+        psnrs, ssims, energies, grids, local, shifts = [], [], [], [], [], []
         for name, lr, hr in tqdm(dataset, desc=f"{dataset.name} x{scale}", unit="img",
                                  disable=not progress, leave=False):
             if model == "bicubic":
@@ -141,6 +149,8 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
             ssims.append(ssim(sr, hr, border=scale))
             energies.append(high_frequency_energy(sr, hr, scale=scale, border=scale))
             grids.append(periodic_artefacts(sr, hr, scale=scale, border=scale))
+            if min(hr.size) >= LOCAL_MIN_SIDE * scale:  # room for its 8-period windows
+                local.append(local_periodic_artefacts(sr, hr, scale=scale, border=scale))
             shifts.append(colour_shift(sr, hr))
         figures = paper.get(dataset.name, (None, None))
         rows.append({"set": dataset.name, "images": len(psnrs),
@@ -149,6 +159,8 @@ def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True)
                      "hf_energy_median": statistics.median(energies),
                      "periodic_artefacts": sum(grids) / len(grids),
                      "periodic_artefacts_median": statistics.median(grids),
+                     "local_artefacts": sum(local) / len(local) if local else None,
+                     "local_artefacts_median": statistics.median(local) if local else None,
                      "colour_shift": sum(shifts) / len(shifts),
                      "paper_row": row_name if paper else None,
                      "paper_table": paper.get("table"),
@@ -164,7 +176,7 @@ def _fmt(value, digits):
 def _pair(r, key, digits):
     """``mean (median)`` of a ratio metric; the mean alone for rows without a median."""
     median = r.get(f"{key}_median")
-    mean = _fmt(r[key], digits)
+    mean = _fmt(r.get(key), digits)  # a row saved before the figure existed: "–"
     return mean if median is None else f"{mean} ({_fmt(median, digits)})"
 
 
@@ -172,14 +184,19 @@ def _figures(r):
     """The cells of one evaluate row, ours then the paper's."""
     where = (f"{r['paper_row']} (Table {r['paper_table']})" if r.get("paper_row") else "–")
     return [_fmt(r["psnr"], 2), _fmt(r["ssim"], 4), _pair(r, "hf_energy", 3),
-            _pair(r, "periodic_artefacts", 2), _fmt(r["colour_shift"], 2), where,
+            _pair(r, "periodic_artefacts", 2), _pair(r, "local_artefacts", 2),
+            _fmt(r["colour_shift"], 2), where,
             _fmt(r.get("paper_psnr"), 2), _fmt(r.get("paper_ssim"), 4)]
 
 
 _FIGURE_COLUMNS = ["PSNR (dB)", "SSIM", "HF energy (median)", "periodic artefacts (median)",
-                   "colour shift",
+                   "local grid (median)", "colour shift",
                    "paper row", "paper PSNR", "paper SSIM"]
-_FIGURE_ALIGN = ">>>>><>>"
+_FIGURE_ALIGN = ">>>>>><>>"
+# Column groups for narrow pages: the paper's scores, and what PSNR and SSIM miss.
+COLUMN_GROUPS = {"scores": ("PSNR (dB)", "SSIM", "paper row", "paper PSNR", "paper SSIM"),
+                 "looks": ("HF energy (median)", "periodic artefacts (median)",
+                           "local grid (median)", "colour shift")}
 
 
 def _render(header, align, body, markdown):
@@ -224,7 +241,7 @@ def format_table(rows, title, markdown=True):
     return f"**{title}**\n\n{table}" if markdown else f"{title}\n{table}"
 
 
-def format_comparison(results, markdown=True):
+def format_comparison(results, markdown=True, columns=None):
     """Several methods' ``evaluate`` rows as one table, set by set, beside the paper.
 
     Args:
@@ -232,6 +249,8 @@ def format_comparison(results, markdown=True):
             ...) to its ``evaluate`` rows (which name the paper's row they are compared
             with); every method evaluated on the same sets.
         markdown (bool): Markdown; ``False``: aligned plain text.
+        columns (str | None): ``'scores'`` or ``'looks'`` (``COLUMN_GROUPS``) for half of
+            the columns, a table that fits a page; None: all of them.
 
     Returns:
         str: a table with one line per set and method.
@@ -244,4 +263,12 @@ def format_comparison(results, markdown=True):
         for method, rows in results.items():
             r = next(r for r in rows if r["set"] == name)
             body.append([name, method, *_figures(r)])
-    return _render(["set", "method", *_FIGURE_COLUMNS], "<<" + _FIGURE_ALIGN, body, markdown)
+    if columns is not None and columns not in COLUMN_GROUPS:
+        raise ValueError(f"columns must be None or one of {sorted(COLUMN_GROUPS)}, "
+                         f"got {columns!r}")
+    keep = [0, 1] + [i + 2 for i, c in enumerate(_FIGURE_COLUMNS)
+                     if columns is None or c in COLUMN_GROUPS[columns]]
+    header = ["set", "method", *_FIGURE_COLUMNS]
+    align = "<<" + _FIGURE_ALIGN
+    return _render([header[i] for i in keep], "".join(align[i] for i in keep),
+                   [[cells[i] for i in keep] for cells in body], markdown)

@@ -77,7 +77,7 @@ class VGGContentLoss(nn.Module):
         return F.mse_loss(self.features(sr), target)
 
 
-def grid_loss(sr, hr, period=4):
+def grid_loss(sr, hr, period=4, window=None):
     """How much more of a fixed ``period``-pixel pattern SR has than HR.
 
     A sub-pixel convolution makes the ``period x period`` output pixels of each input
@@ -90,9 +90,17 @@ def grid_loss(sr, hr, period=4):
     error's Fourier coefficients at the grid's frequencies, the peaks that
     ``metrics.periodic_artefacts`` measures.
 
+    With ``window`` the means are taken per ``window x window`` tile instead of over the
+    whole crop. A grid whose sign follows the texture (one way in a dark stripe, the other
+    way in a bright one) cancels out of a mean over the whole crop, but not out of a
+    small tile's: this is the loss that sees it (``metrics.local_periodic_artefacts``).
+
     Args:
-        sr, hr (Tensor): (N, C, H, W) images, H and W multiples of ``period``.
+        sr, hr (Tensor): (N, C, H, W) images, H and W multiples of ``period`` (of
+            ``window`` when given).
         period (int): the grid's period in pixels: the upscaling factor.
+        window (int | None): tile side in pixels, a multiple of ``period``; None: the
+            whole crop.
 
     Returns:
         Tensor: a scalar.
@@ -101,9 +109,15 @@ def grid_loss(sr, hr, period=4):
     """
     error = (sr - hr).float()
     n, c, h, w = error.shape
-    # (N, C, H / p, p, W / p, p): axes 3 and 5 are the position within a period.
-    means = error.reshape(n, c, h // period, period, w // period, period).mean(dim=(2, 4))
-    return (means - means.mean(dim=(2, 3), keepdim=True)).square().mean()
+    th, tw = (h, w) if window is None else (window, window)
+    if h % th or w % tw or th % period or tw % period:
+        raise ValueError(f"grid_loss: a {h}x{w} crop does not split into {th}x{tw} tiles "
+                         f"of whole {period}-pixel periods")
+    # Axes: image, channel, tile row, period row, position, tile column, period column,
+    # position. Averaging over the periods of each tile leaves p x p means per tile.
+    tiles = error.reshape(n, c, h // th, th // period, period, w // tw, tw // period, period)
+    means = tiles.mean(dim=(3, 6))
+    return (means - means.mean(dim=(3, 5), keepdim=True)).square().mean()
 
 
 class WithGridLoss(nn.Module):
@@ -117,16 +131,17 @@ class WithGridLoss(nn.Module):
     Explained in: book/06_training.ipynb
     """
 
-    def __init__(self, content, weight, period=4):
+    def __init__(self, content, weight, period=4, window=None):
         super().__init__()
-        self.content, self.weight, self.period = content, weight, period
+        self.content, self.weight, self.period, self.window = content, weight, period, window
 
     def forward(self, sr, hr):
         """``content(sr, hr) + weight * grid_loss(sr, hr)``: a scalar."""
-        return self.content(sr, hr) + self.weight * grid_loss(sr, hr, self.period)
+        return self.content(sr, hr) + self.weight * grid_loss(sr, hr, self.period, self.window)
 
 
-def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75, grid_weight=0.0, period=4):
+def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75, grid_weight=0.0, period=4,
+                 grid_window=None):
     """Build a content loss by name: ``'mse'``, ``'vgg22'`` or ``'vgg54'``.
 
     Args:
@@ -135,6 +150,7 @@ def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75, grid_weight=0.0, 
         rescale (float): the VGG losses' divisor of the feature maps (the paper's 12.75).
         grid_weight (float): weight of a ``grid_loss`` added to it (0: none, as the paper).
         period (int): the grid's period for ``grid_loss``: the upscaling factor.
+        grid_window (int | None): ``grid_loss``'s tile side (None: the whole crop).
 
     Returns:
         nn.Module: called as ``loss(sr, hr)`` with images in [-1, 1].
@@ -147,7 +163,7 @@ def content_loss(name, weights="IMAGENET1K_V1", rescale=12.75, grid_weight=0.0, 
         loss = VGGContentLoss(int(name[3]), int(name[4]), weights=weights, rescale=rescale)
     else:
         raise ValueError(f"content loss must be one of {CONTENT_LOSSES}, got {name!r}")
-    return WithGridLoss(loss, grid_weight, period) if grid_weight else loss
+    return WithGridLoss(loss, grid_weight, period, grid_window) if grid_weight else loss
 
 
 def discriminator_loss(hr_logits, sr_logits):

@@ -494,7 +494,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
     discriminator = (_wrap(models["discriminator"], ctx, config)
                      if "discriminator" in models else None)
     content = content_loss(config.content_loss, rescale=config.vgg_rescale,
-                           grid_weight=config.grid_weight, period=config.scale).to(ctx.device)
+                           grid_weight=config.grid_weight, period=config.scale,
+                           grid_window=config.grid_window).to(ctx.device)
     # Distinct images within the *global* batch: step s of every rank together is batch s.
     loader = DataLoader(CropStream(dataset, config.seed, config.batch_size * ctx.world),
                         batch_sampler=StepBatches(start, config.iterations, config.batch_size,

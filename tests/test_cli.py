@@ -118,6 +118,7 @@ BAD_NUMBERS = [
     ([*TRAIN, "--log-every", "-3"], "--log-every", ">= 1"),
     ([*TRAIN, "--grid-weight", "-1"], "--grid-weight", ">= 0"),
     ([*TRAIN, "--grid-weight", "nan"], "--grid-weight", ">= 0"),
+    ([*TRAIN, "--grid-window", "-4"], "--grid-window", ">= 0"),
 ]
 
 
@@ -218,6 +219,29 @@ def test_train_refuses_test_sets_and_unknown_devices_in_one_line(tmp_path, capsy
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"--device {device}: {message}" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_train_grid_window_reaches_the_config_or_is_refused_in_one_line(tmp_path, capsys,
+                                                                        monkeypatch):
+    import srgan_lib.train as train_module
+
+    seen = []
+
+    def fake_train(config, out, **kwargs):
+        seen.append(config)
+        return tmp_path / "w.safetensors"
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    out = str(tmp_path / "r")
+    for window, expected in (("16", 16), ("0", None)):
+        assert main(["train", "srgan", "--out", out, "--grid-window", window,
+                     "--no-progress"]) == 0
+        assert seen[-1].grid_window == expected
+    # 24 px is a multiple of nothing the cpu preset's 64-px crop splits into.
+    assert main(["train", "srgan", "--out", out, "--grid-window", "24", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "grid_window 24" in err and "--grid-window" in err
+    assert len(seen) == 2 and not (tmp_path / "r").exists()
 
 
 def test_warnings_are_one_line_without_file_and_line(monkeypatch, capsys, tmp_path):

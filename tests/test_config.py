@@ -28,3 +28,11 @@ def test_quick_is_the_small_preset_and_ci_its_alias():
     with pytest.raises(ValueError, match=r"quick.*\(or ci\), got 'tiny'"):
         TrainConfig.preset("tiny")
     assert "`ci`" in compare_presets(["ci"], ["iterations"])  # the name as the caller wrote it
+
+
+def test_grid_window_must_split_the_crop_into_whole_periods():
+    assert TrainConfig.preset("cpu", "srgan").grid_window is None  # the whole crop
+    assert TrainConfig.preset("cpu", "srgan", grid_window=16).grid_window == 16
+    for bad in (2, 6, 24, 128):  # under a period, not a multiple of 4, not dividing 64
+        with pytest.raises(ValueError, match=f"grid_window {bad} must be a multiple"):
+            TrainConfig.preset("cpu", "srgan", grid_window=bad)

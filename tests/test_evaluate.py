@@ -94,7 +94,8 @@ def test_a_row_the_paper_does_not_have_prints_dashes(tmp_path, sets):
 def _rows(psnr, sets=("Set5", "Set14"), paper=None):
     return [{"set": s, "images": 5, "psnr": psnr, "ssim": 0.8, "hf_energy": 0.5,
              "hf_energy_median": 0.25, "periodic_artefacts": 12.345,
-             "periodic_artefacts_median": 1.5, "colour_shift": 0.1, "paper_row": paper and paper[0],
+             "periodic_artefacts_median": 1.5, "local_artefacts": 2.5,
+             "local_artefacts_median": 2.25, "colour_shift": 0.1, "paper_row": paper and paper[0],
              "paper_table": paper and paper[1], "paper_psnr": paper and paper[2],
              "paper_ssim": paper and paper[3]} for s in sets]
 
@@ -105,14 +106,35 @@ def test_format_comparison_puts_the_paper_beside_ours_set_by_set():
     lines = table.splitlines()
     assert len(lines) == 2 + 4  # header, rule, 2 sets x 2 methods
     assert lines[0] == ("| set | method | PSNR (dB) | SSIM | HF energy (median) "
-                        "| periodic artefacts (median) "
+                        "| periodic artefacts (median) | local grid (median) "
                         "| colour shift | paper row | paper PSNR | paper SSIM |")
     # The ratio metrics: the set's mean, and its median in brackets.
-    assert lines[2] == ("| Set5 | Bicubic | 28.43 | 0.8000 | 0.500 (0.250) | 12.35 (1.50) | 0.10 "
-                        "| Bicubic (Table 2) | 28.43 | 0.8211 |")
-    assert lines[3] == ("| Set5 | SRGAN | 27.00 | 0.8000 | 0.500 (0.250) | 12.35 (1.50) | 0.10 "
-                        "| SRGAN-MSE (Table 1) | 30.64 | 0.8701 |")
+    assert lines[2] == ("| Set5 | Bicubic | 28.43 | 0.8000 | 0.500 (0.250) | 12.35 (1.50) "
+                        "| 2.50 (2.25) | 0.10 | Bicubic (Table 2) | 28.43 | 0.8211 |")
+    assert lines[3] == ("| Set5 | SRGAN | 27.00 | 0.8000 | 0.500 (0.250) | 12.35 (1.50) "
+                        "| 2.50 (2.25) | 0.10 | SRGAN-MSE (Table 1) | 30.64 | 0.8701 |")
     assert lines[4].startswith("| Set14 | Bicubic |")
+
+
+def test_format_comparison_splits_its_columns_in_two_groups():
+    results = {"SRGAN": _rows(27.0, paper=("SRGAN-MSE", 1, 30.64, 0.8701))}
+    scores = format_comparison(results, columns="scores").splitlines()
+    looks = format_comparison(results, columns="looks").splitlines()
+    assert scores[0] == "| set | method | PSNR (dB) | SSIM | paper row | paper PSNR | paper SSIM |"
+    assert scores[1] == "|---|---|---:|---:|---|---:|---:|"
+    assert scores[2] == "| Set5 | SRGAN | 27.00 | 0.8000 | SRGAN-MSE (Table 1) | 30.64 | 0.8701 |"
+    assert looks[2] == "| Set5 | SRGAN | 0.500 (0.250) | 12.35 (1.50) | 2.50 (2.25) | 0.10 |"
+    # Together the two groups hold every column once.
+    whole = format_comparison(results).splitlines()[0].split(" | ")
+    assert len(whole) == len(scores[0].split(" | ")) + len(looks[0].split(" | ")) - 2
+    with pytest.raises(ValueError, match="columns must be None or one of"):
+        format_comparison(results, columns="paper")
+    # A row saved before the local figure existed prints "–" there.
+    old = _rows(27.0)
+    for r in old:
+        del r["local_artefacts"], r["local_artefacts_median"]
+    assert format_comparison({"Old": old}, columns="looks").splitlines()[2] == (
+        "| Set5 | Old | 0.500 (0.250) | 12.35 (1.50) | – | 0.10 |")
 
 
 def test_format_comparison_leaves_missing_paper_figures_blank():
@@ -159,10 +181,14 @@ def test_evaluate_command_prints_text_markdown_or_json(sets, capsys):
     # The grid-artefact figure is in all three forms, beside HF energy.
     grid = report["results"][0]["periodic_artefacts"]
     assert isinstance(grid, float) and grid > 0
-    assert "HF energy (median)  periodic artefacts (median)  colour shift" in text.splitlines()[1]
+    assert ("HF energy (median)  periodic artefacts (median)  local grid (median)  colour shift"
+            in text.splitlines()[1])
+    local = report["results"][0]["local_artefacts"]
+    assert isinstance(local, float) and local > 0
     r = report["results"][0]
     assert (f"| {r['hf_energy']:.3f} ({r['hf_energy_median']:.3f}) | {grid:.2f} "
-            f"({r['periodic_artefacts_median']:.2f}) |") in markdown
+            f"({r['periodic_artefacts_median']:.2f}) | {local:.2f} "
+            f"({r['local_artefacts_median']:.2f}) |") in markdown
     assert report["results"][0]["paper_psnr"] == 28.43
     assert "Table 2, row Bicubic" in report["paper"]
 
@@ -203,3 +229,26 @@ def test_the_grid_loss_is_said_to_have_no_paper_row():
     assert row == "SRGAN-MSE" and "grid loss (weight 100), which no row of the paper" in reason
     _, plain = paper_row(resolve_model("srresnet"))
     assert "grid" not in plain
+
+
+def test_local_grid_is_measured_only_where_its_windows_fit(tmp_path):
+    from srgan_lib.data import EvalDataset
+    from srgan_lib.evaluate import LOCAL_MIN_SIDE, evaluate
+    from srgan_lib.images import upscale_bicubic
+    from srgan_lib.metrics import local_periodic_artefacts
+
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "Mixed"
+    folder.mkdir()
+    for name, side in (("big.png", LOCAL_MIN_SIDE * 4 + 8), ("small.png", LOCAL_MIN_SIDE * 4 - 4)):
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / name)
+    row = evaluate("bicubic", sets=[str(folder)], progress=False)[0]
+    # Both images count for PSNR; the local grid is the big one's alone.
+    assert row["images"] == 2
+    big = next((lr, hr) for name, lr, hr in EvalDataset(str(folder), scale=4) if name == "big")
+    assert row["local_artefacts"] == pytest.approx(
+        local_periodic_artefacts(upscale_bicubic(big[0], 4), big[1], scale=4, border=4))
+    (folder / "big.png").unlink()
+    row = evaluate("bicubic", sets=[str(folder)], progress=False)[0]
+    assert row["local_artefacts"] is None and row["local_artefacts_median"] is None
+    assert "| – |" in format_comparison({"Bicubic": [row]}, columns="looks")

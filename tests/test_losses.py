@@ -119,6 +119,39 @@ def test_grid_loss_lets_noise_through_and_reads_the_period():
     assert grid_loss(hr + four, hr, period=2).item() == pytest.approx(0, abs=1e-12)
 
 
+def test_tiled_grid_loss_sees_a_grid_whose_sign_follows_the_texture():
+    # A grid drawn with + in the dark stripes and - in the bright ones (16-px stripes):
+    # over the whole crop its means cancel, in 16-px tiles they do not.
+    torch.manual_seed(3)
+    hr = torch.rand(2, 3, 64, 64) * 0.2
+    pattern = torch.randn(4, 4)
+    pattern -= pattern.mean()
+    sign = ((torch.arange(64) // 16) % 2 * 2 - 1).float().view(64, 1)
+    sr = hr + 0.1 * sign * pattern.repeat(16, 16)
+    drawn = (0.1 * pattern).square().mean().item()
+    assert grid_loss(sr, hr).item() < 1e-12
+    assert grid_loss(sr, hr, window=16).item() == pytest.approx(drawn, rel=1e-5)
+    # A 32-px tile holds one dark and one bright stripe: the grid cancels again.
+    assert grid_loss(sr, hr, window=32).item() < 1e-12
+    # A fixed grid is the same to both; a tile that does not fit the crop is refused.
+    fixed = hr + 0.1 * pattern.repeat(16, 16)
+    torch.testing.assert_close(grid_loss(fixed, hr, window=16), grid_loss(fixed, hr))
+    with pytest.raises(ValueError, match="24x24 tiles"):
+        grid_loss(sr, hr, window=24)
+
+
+def test_content_loss_passes_the_grid_window_on():
+    torch.manual_seed(4)
+    hr = torch.rand(1, 3, 32, 32)
+    sign = ((torch.arange(32) // 8) % 2 * 2 - 1).float().view(32, 1)
+    sr = hr + 0.05 * sign * torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(16, 16)
+    mse = torch.nn.functional.mse_loss(sr, hr)
+    torch.testing.assert_close(content_loss("mse", grid_weight=10, period=2)(sr, hr), mse)
+    torch.testing.assert_close(content_loss("mse", grid_weight=10, period=2, grid_window=8)(sr, hr),
+                               mse + 10 * grid_loss(sr, hr, period=2, window=8))
+    assert grid_loss(sr, hr, period=2, window=8) > 0.002
+
+
 def test_content_loss_with_a_grid_weight_adds_the_grid_loss():
     torch.manual_seed(2)
     sr, hr = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)

@@ -241,6 +241,21 @@ def test_goal_checks_state_each_methods_periodic_artefacts():
             "SRResNet 1.00, SRGAN 12.35.") in text
 
 
+def test_goal_checks_hold_the_local_grid_to_1_5_times_srresnets():
+    rows = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.9, 0.5),
+            "SRGAN": _rows(29.5, 0.9), "SRGAN v1": _rows(29.6, 0.9)}
+    for method, local in (("Bicubic", 0.8), ("SRResNet", 1.2), ("SRGAN", 1.8), ("SRGAN v1", 11.0)):
+        rows[method][0]["local_artefacts"] = local
+    text = model_card.goal_checks(rows)
+    assert ("bicubic 0.80, SRResNet 1.20, SRGAN 1.80, the first SRGAN 11.00; SRGAN within "
+            "1.5x SRResNet's: **yes** (1.50x).") in text
+    rows["SRGAN"][0]["local_artefacts"] = 1.81
+    assert "SRGAN within 1.5x SRResNet's: **no** (1.51x)." in model_card.goal_checks(rows)
+    # Rows without the figure (saved before it existed) leave the line out.
+    del rows["SRGAN"][0]["local_artefacts"]
+    assert "local grid" not in model_card.goal_checks(rows)
+
+
 def test_goal_checks_quote_the_papers_gap_between_the_rows_compared():
     rows = {"Bicubic": _rows(28.4, 0.05), "SRResNet": _rows(30.9, 0.5),
             "SRGAN": _rows(29.5, 0.9)}

@@ -197,6 +197,17 @@ def goal_checks(results):
                        f"**{'yes' if half else 'no'}** ({g['periodic_artefacts']:.2f}); its "
                        f"HF energy {g['hf_energy']:.3f} against the first's "
                        f"{v['hf_energy']:.3f}; PSNR {g['psnr']:.2f} against {v['psnr']:.2f} dB.")
+        if g.get("local_artefacts") is not None and r.get("local_artefacts") is not None:
+            first = (f", the first SRGAN {row('SRGAN v1', name)['local_artefacts']:.2f}"
+                     if "SRGAN v1" in results else "")
+            ratio = g["local_artefacts"] / r["local_artefacts"]
+            near = ratio <= 1.5 + 1e-9  # 1.8 / 1.2 is 1.5000000000000002 in floats
+            out.append(f"- {name}: local grid (a grid seen window by window, also one whose "
+                       f"sign follows the texture; 1 = as much as HR): bicubic "
+                       f"{b['local_artefacts']:.2f}, SRResNet {r['local_artefacts']:.2f}, "
+                       f"SRGAN {g['local_artefacts']:.2f}{first}; SRGAN within 1.5x "
+                       f"SRResNet's: **{'yes' if near else 'no'}** "
+                       f"({ratio:.2f}x).")
     if "Set5" in [r["set"] for r in results["SRGAN"]]:
         g = row("SRGAN", "Set5")
         out.append(f"- Set5: SRGAN's PSNR at least 30.0 dB (the paper's SRGAN-MSE: 30.64): "
@@ -252,12 +263,15 @@ def render(sections, results, sets, n_train):
         "x4 sub-pixel upsampler's 2- and 4-pixel periods (k/4 cycles per pixel), each peak "
         "relative to the spectrum around it, SR relative to HR (`metrics.periodic_artefacts`; "
         "1 = as much of a regular grid as the truth, a grid drawn over smooth areas gives "
-        "tens). Colour shift: the largest change of a colour channel's mean, in 8-bit "
+        "tens). Local grid: the same peaks measured in 32-pixel windows, SR against HR in "
+        "the same window (`metrics.local_periodic_artefacts`), which also sees a grid whose "
+        "strength and sign follow the texture and so cancel out of the whole image's "
+        "spectrum; calibrated in `benchmarks/grid_measure.py`. Colour shift: the largest change of a colour channel's mean, in 8-bit "
         "levels. Paper: the row of Ledig et al. 2017 that matches each file's content loss "
         f"(read from its metadata by `evaluate`): {paper_rows(results)}; Table 1 has no "
         "BSD100 column (`–`). The shipped SRGAN was also trained with the grid loss, which "
         "no row of the paper has: its row is the nearest one, not the same recipe. HF "
-        "energy and periodic artefacts are ratios, and a set's mean can be dominated by "
+        "energy and the two grid figures are ratios, and a set's mean can be dominated by "
         "one image: each cell gives the mean and, in brackets, the median. HF "
         "energy counts noise as much as detail: it says how much fine texture there is, "
         "not whether it is right.", "",
