@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from srgan_lib.data import EvalDataset  # noqa: E402
 from srgan_lib.images import upscale_bicubic  # noqa: E402
-from srgan_lib.metrics import local_periodic_artefacts, periodic_artefacts  # noqa: E402
+from srgan_lib.metrics import (local_periodic_artefacts, periodic_artefacts,  # noqa: E402
+                               texture_grid)
 from srgan_lib.upscale import resolve_model, super_resolve  # noqa: E402
 
 MODELS = {"SRResNet": "data/srresnet_x4.safetensors",
@@ -56,13 +57,6 @@ def local_contrast(hr):
     return std / std.mean()
 
 
-def band_pass(hr):
-    """The grey image's band-pass (Gaussian sigma 2 minus sigma 6), RMS 1: the texture, signed."""
-    y = np.asarray(hr.convert("L"), dtype=np.float64)
-    band = ndimage.gaussian_filter(y, 2) - ndimage.gaussian_filter(y, 6)
-    return band / np.sqrt(np.mean(band ** 2))
-
-
 def calibration_cases(hr, pattern, rng):
     """The changed images: {case: image}."""
     w, h = hr.size
@@ -72,7 +66,7 @@ def calibration_cases(hr, pattern, rng):
             "grid of 1 level": plus(hr, grid),
             "grid of 2 levels": plus(hr, 2 * grid),
             "grid x local contrast, 2 levels": plus(hr, 2 * grid * local_contrast(hr)),
-            "grid x band-pass, 2 levels RMS": plus(hr, 2 * grid * band_pass(hr))}
+            "grid x band-pass, 2 levels RMS": texture_grid(hr, pattern, rms=2)}
 
 
 def calibrate(sets):

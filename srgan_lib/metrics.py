@@ -27,14 +27,14 @@ import math
 
 import numpy as np
 import torch
+from PIL import Image
+from skimage.filters import gaussian
 from skimage.metrics import structural_similarity
 
 from .images import convert_image
 
-# local_periodic_artefacts is measured by benchmarks/grid_measure.py and not yet shown in the
-# book or used by evaluate: it joins __all__ when chapter 7 explains it.
 __all__ = ["y_channel", "psnr", "ssim", "high_frequency_energy", "periodic_artefacts",
-           "colour_shift"]
+           "local_periodic_artefacts", "texture_grid", "colour_shift"]
 
 
 def y_channel(img, border=0):
@@ -306,6 +306,38 @@ def local_periodic_artefacts(sr, hr, scale=4, border=4):
         raise ValueError(f"a {sr.size[0]}x{sr.size[1]} image is too small for windows of "
                          f"{_WINDOW_PERIODS * scale} pixels after a {border}-pixel border")
     return float(np.mean(_local_peak_heights(y_sr, scale) / _local_peak_heights(y_hr, scale)))
+
+
+def texture_grid(hr, pattern, rms=2.0):
+    """A 4-pixel grid whose strength and sign follow an image's texture, to calibrate with.
+
+    ``pattern`` (mean 0), tiled over the image, times the image's band-pass (the grey
+    image blurred with sigma 2 minus the same blurred with sigma 6, scaled to RMS 1):
+    strong in fine texture, absent from flat areas, of one sign on the dark side of an
+    edge and the other on the bright side. The hatching a GAN can draw in textured areas
+    looks like it, and it averages out of a whole image's spectrum
+    (``periodic_artefacts``) but not out of a window's (``local_periodic_artefacts``).
+
+    Args:
+        hr (PIL.Image): the image to draw on.
+        pattern (np.ndarray): the grid's (period, period) tile, mean 0, RMS 1.
+        rms (float): the grid's RMS strength in 8-bit levels.
+
+    Returns:
+        PIL.Image: ``hr`` plus the grid, rounded to 8 bits (RGB).
+
+    Explained in: book/07_evaluation.ipynb
+    """
+    y = np.asarray(hr.convert("L"), dtype=np.float64)
+    band = gaussian(y, 2, preserve_range=True) - gaussian(y, 6, preserve_range=True)
+    strength = np.sqrt(np.mean(band ** 2))
+    # A flat image has no texture: its band-pass is rounding noise, not to be blown up.
+    band = band / strength if strength > 1e-6 else np.zeros_like(band)
+    h, w = y.shape
+    p = pattern.shape[0]
+    grid = np.tile(pattern, (h // p + 1, w // p + 1))[:h, :w]
+    values = np.asarray(hr.convert("RGB"), dtype=np.float64) + (rms * grid * band)[..., None]
+    return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8))
 
 
 def colour_shift(sr, hr):

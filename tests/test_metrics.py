@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 
 from srgan_lib.evaluate import evaluate
 from srgan_lib.metrics import (colour_shift, high_frequency_energy, local_periodic_artefacts,
-                               periodic_artefacts, psnr, ssim, y_channel)
+                               periodic_artefacts, psnr, ssim, texture_grid, y_channel)
 
 
 def grey(value, size=(16, 16)):
@@ -189,14 +189,6 @@ def test_hf_energy_band_is_a_disc_so_an_ideal_square_band_reconstruction_scores_
     assert (np.abs(spectrum[outside]) ** 2).sum() < 1e-3 * (np.abs(spectrum) ** 2).sum()
 
 
-def _band_pass(y):
-    """A band-pass of a grey array (Gaussian sigma 2 minus sigma 6), RMS 1: its texture, signed."""
-    from scipy import ndimage
-
-    band = ndimage.gaussian_filter(y, 2) - ndimage.gaussian_filter(y, 6)
-    return band / np.sqrt(np.mean(band ** 2))
-
-
 def _rgb_image(values):
     """An RGB image from (h, w, 3) values in 8-bit levels, rounded and clipped."""
     return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
@@ -227,7 +219,7 @@ def test_local_periodic_artefacts_see_a_grid_that_follows_the_texture():
         assert local_periodic_artefacts(hr, hr) == 1.0, name  # exactly: the same computation
         unchanged = [_rgb_image(y + rng.normal(0, 2, y.shape)),
                      hr.filter(ImageFilter.GaussianBlur(1))]
-        hatched = _rgb_image(y + 2 * grid * _band_pass(y.mean(-1))[..., None])
+        hatched = texture_grid(hr, (tile - tile.mean()) / tile.std(), rms=2)
         plain = _rgb_image(y + 2 * grid)
         old_range = [periodic_artefacts(img, hr) for img in unchanged]
         new_range = [local_periodic_artefacts(img, hr) for img in unchanged]
@@ -256,3 +248,21 @@ def test_local_periodic_artefacts_look_at_the_scales_period_and_refuse_small_ima
         local_periodic_artefacts(grey(90, (39, 39)), grey(90, (39, 39)))
     with pytest.raises(ValueError, match="differ in size"):
         local_periodic_artefacts(hr, hr.crop((0, 0, 40, 40)))
+
+
+def test_texture_grid_follows_the_texture_in_strength_and_sign():
+    pattern = np.array([[1.0, -1.0], [-1.0, 1.0]])  # a 2-pixel checkerboard, mean 0, RMS 1
+    flat = grey(100, (64, 64))
+    # No texture, no grid (its band-pass is rounding noise, which must not be scaled up).
+    assert np.array_equal(np.asarray(texture_grid(flat, pattern)),
+                          np.asarray(flat.convert("RGB")))
+    # A vertical edge: the grid lives along it, of opposite sign on its two sides, RMS 2.
+    y = np.full((64, 64), 60.0)
+    y[:, 32:] = 180.0
+    edge = Image.fromarray(y.astype(np.uint8)).convert("RGB")
+    drawn = np.asarray(texture_grid(edge, pattern, rms=2.0), dtype=np.float64)[..., 0] - y
+    assert abs(np.sqrt(np.mean(drawn ** 2)) - 2.0) < 0.35  # rounding to 8 bits
+    assert np.abs(drawn[:, :8]).max() <= 0.5 and np.abs(drawn[:, 56:]).max() <= 0.5  # far: none
+    near_dark, near_bright = drawn[:, 29] * np.tile(pattern[:, 1], 32), drawn[:, 34] * np.tile(
+        pattern[:, 0], 32)
+    assert np.sign(near_dark.mean()) == -np.sign(near_bright.mean()) != 0
