@@ -187,7 +187,10 @@ def test_model_card_describes_these_files():
                      card)
     assert "paper, SRGAN-MSE vs SRResNet-MSE: -1.41 dB" in card
     # The grid artefacts are measured in the table, beside HF energy, and stated per set.
-    assert "| HF energy (median) | periodic artefacts (median) | colour shift |" in card
+    assert ("| HF energy (median) | periodic artefacts (median) | local grid (median) "
+            "| colour shift |") in card
+    assert re.search(r"- Set5: local grid .*: bicubic \d+\.\d\d, SRResNet \d+\.\d\d, SRGAN "
+                     r"\d+\.\d\d, the first SRGAN \d+\.\d\d; SRGAN within 1\.5x", card)
     # Ratio metrics: the mean and the median; HF energy's limits said where it is a goal.
     assert re.search(r"\| Set5 \| SRGAN \| [\d.]+ \| [\d.]+ \| [\d.]+ \([\d.]+\) \| "
                      r"[\d.]+ \([\d.]+\) \|", card)
