@@ -68,7 +68,7 @@ def measure(model, pairs):
 def snapshot_generator(path):
     """The generator of a training checkpoint (read with ``weights_only=True``)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    config = TrainConfig.with_defaults(state["config"])
+    config = TrainConfig.from_dict(TrainConfig.with_defaults(state["config"]))
     model = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
                       scaling_factor=config.scale)
     model.load_state_dict(state["models"]["generator"])
