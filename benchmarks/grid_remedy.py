@@ -87,7 +87,8 @@ def main(argv=None):
         rows[label] = measure(resolve_model(str(ROOT / path)), pairs)
     for run in map(Path, args.runs):
         weights = run / "srgan.safetensors"
-        rows[f"{run.name}: last weights"] = measure(resolve_model(str(weights)), pairs)
+        if weights.exists():  # a run stopped early has only its checkpoints
+            rows[f"{run.name}: last weights"] = measure(resolve_model(str(weights)), pairs)
         snaps = {}
         for snap in sorted((run / "snaps").glob("*.pt")):
             step, model = snapshot_generator(snap)
