@@ -282,11 +282,11 @@ def local_periodic_artefacts(sr, hr, scale=4, border=4):
     this measure and, in brackets, ``periodic_artefacts``: noise of 2 grey levels 1.00 to
     1.27 (0.96 to 1.09); a Gaussian blur of radius 1, 0.54 to 0.98 (0.75 to 1.12); a
     4-pixel grid of 2 levels, 1.44 (baboon, a busy photo) to thousands (a flat drawing)
-    (3.2 to 165); that grid times the image's local contrast, 1.23 to 23 (2.1 to 31); that
-    grid times a band-pass of the image itself (2 levels RMS, strength and sign following
-    the texture), 1.07 to 6.82, mean 3.83 on Set5 and 1.91 on Set14, where
-    ``periodic_artefacts`` gives 0.76 to 1.18, no more than noise. On the busiest photos
-    (baboon 1.07, bridge 1.23) such a faint hatching stays within noise's range here too.
+    (3.15 to 165); that grid times the image's local contrast, 1.23 to 23 (2.1 to 31);
+    ``texture_grid`` of 2 levels RMS (strength and sign following the texture), 1.07 to
+    6.85, mean 3.85 on Set5 and 1.92 on Set14, where ``periodic_artefacts`` gives 0.76 to
+    1.18, no more than noise. On the busiest photos (baboon 1.07, bridge 1.23) such a faint
+    hatching stays within noise's range here too.
 
     Args:
         sr (PIL.Image): the image being judged.
