@@ -133,9 +133,11 @@ def _train(args):
         overrides["train_sets"] = tuple(args.train_sets)
     try:
         config = TrainConfig.preset(args.preset, args.stage, **overrides)
-    except ValueError as error:  # a combination of options no single flag's check sees
+    except ValueError as error:  # --grid-window against the preset's crop: no flag sees both
+        if "grid_window" not in str(error):
+            raise
         raise SRGANError(f"train: {error}; change --grid-window or the preset's crop "
-                         "size") from None if "grid_window" in str(error) else error
+                         "size") from None
     weights = train(config, args.out, resume=args.resume, init=args.init,
                     progress=not args.no_progress, mirror=args.mirror)
     if int(os.environ.get("RANK", 0)) == 0:

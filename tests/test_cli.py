@@ -242,6 +242,16 @@ def test_train_grid_window_reaches_the_config_or_is_refused_in_one_line(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "grid_window 24" in err and "--grid-window" in err
     assert len(seen) == 2 and not (tmp_path / "r").exists()
+    # Any other configuration error is not relabelled as a --grid-window one.
+    from srgan_lib.config import TrainConfig
+
+    def other_error(*args, **kwargs):
+        raise ValueError("crop_size 30 must be divisible by scale 4")
+
+    monkeypatch.setattr(TrainConfig, "preset", other_error)
+    with pytest.raises(ValueError, match="crop_size 30") as raised:
+        main(["train", "srgan", "--out", out, "--grid-window", "16", "--no-progress"])
+    assert "--grid-window" not in str(raised.value)
 
 
 def test_warnings_are_one_line_without_file_and_line(monkeypatch, capsys, tmp_path):
