@@ -26,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from srgan_lib.checkpoint import load_checkpoint  # noqa: E402
 from srgan_lib.config import TrainConfig  # noqa: E402
 from srgan_lib.images import crop_to_multiple, downscale, load_image  # noqa: E402
 from srgan_lib.metrics import (high_frequency_energy, local_periodic_artefacts,  # noqa: E402
@@ -66,8 +67,8 @@ def measure(model, pairs):
 
 
 def snapshot_generator(path):
-    """The generator of a training checkpoint (read with ``weights_only=True``)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """The generator of a training checkpoint (``checkpoint.load_checkpoint``: read safely)."""
+    state = load_checkpoint(path)
     config = TrainConfig.from_dict(TrainConfig.with_defaults(state["config"]))
     model = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
                       scaling_factor=config.scale)

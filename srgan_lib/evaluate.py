@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from .data import EvalDataset
 from .images import upscale_bicubic
-from .metrics import (colour_shift, high_frequency_energy, local_periodic_artefacts,
-                      periodic_artefacts, psnr, ssim)
+from .metrics import (LOCAL_WINDOW_PERIODS, colour_shift, high_frequency_energy,
+                      local_periodic_artefacts, periodic_artefacts, psnr, ssim)
 from .upscale import model_scale, super_resolve
 
 __all__ = ["PAPER", "PROTOCOL", "paper_row", "evaluate", "format_table", "format_comparison"]
@@ -95,7 +95,8 @@ def paper_row(model):
     return name, reason
 
 
-LOCAL_MIN_SIDE = 10  # local_periodic_artefacts needs 8 periods after a 1-period border each side
+# local_periodic_artefacts' windows, plus the 1-period border evaluate cuts off each side
+LOCAL_MIN_SIDE = LOCAL_WINDOW_PERIODS + 2
 
 
 def evaluate(model, sets=("Set5", "Set14"), scale=4, device=None, progress=True):

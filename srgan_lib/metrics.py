@@ -230,7 +230,7 @@ def periodic_artefacts(sr, hr, scale=4, border=4):
 # overlap by half. In a window's spectrum the grid frequencies k / scale fall on exact bins,
 # 8 bins apart; a peak is the bins within 1 bin of one (the Hann window spreads a steady
 # pattern over +-1 bin), its background the ring from 2.5 to 4.5 bins.
-_WINDOW_PERIODS = 8
+LOCAL_WINDOW_PERIODS = 8
 _LOCAL_DISC, _LOCAL_RING = 1.0, (2.5, 4.5)
 
 
@@ -241,7 +241,7 @@ def _window_starts(length, size):
 
 def _local_peak_heights(y, scale):
     """Each window's mean peak height at the grid frequencies: one number per window."""
-    size = _WINDOW_PERIODS * scale
+    size = LOCAL_WINDOW_PERIODS * scale
     tiles = np.stack([y[i:i + size, j:j + size] for i in _window_starts(y.shape[0], size)
                       for j in _window_starts(y.shape[1], size)])
     tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
@@ -302,9 +302,9 @@ def local_periodic_artefacts(sr, hr, scale=4, border=4):
     Explained in: book/07_evaluation.ipynb
     """
     y_sr, y_hr = _pair(sr, hr, border)
-    if min(y_sr.shape) < _WINDOW_PERIODS * scale:
+    if min(y_sr.shape) < LOCAL_WINDOW_PERIODS * scale:
         raise ValueError(f"a {sr.size[0]}x{sr.size[1]} image is too small for windows of "
-                         f"{_WINDOW_PERIODS * scale} pixels after a {border}-pixel border")
+                         f"{LOCAL_WINDOW_PERIODS * scale} pixels after a {border}-pixel border")
     return float(np.mean(_local_peak_heights(y_sr, scale) / _local_peak_heights(y_hr, scale)))
 
 
