@@ -67,12 +67,17 @@ def measure(model, pairs):
 
 
 def snapshot_generator(path):
-    """The generator of a training checkpoint (``checkpoint.load_checkpoint``: read safely)."""
+    """The generator a training checkpoint would export (``checkpoint.load_checkpoint``: read
+    safely): its moving average where the run keeps one (``--ema-decay``), else its weights."""
     state = load_checkpoint(path)
     config = TrainConfig.from_dict(TrainConfig.with_defaults(state["config"]))
     model = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
                       scaling_factor=config.scale)
-    model.load_state_dict(state["models"]["generator"])
+    if "ema" in state:  # AveragedModel's state: the network's under "module.", and a count
+        model.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()
+                               if k.startswith("module.")})
+    else:
+        model.load_state_dict(state["models"]["generator"])
     return state["step"], model.eval()
 
 

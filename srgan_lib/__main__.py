@@ -121,7 +121,8 @@ def _train(args):
                                    ("checkpoint_every", args.checkpoint_every),
                                    ("val_every", args.val_every), ("log_every", args.log_every),
                                    ("lr_decay_at", args.lr_decay_at),
-                                   ("grid_weight", args.grid_weight)]
+                                   ("grid_weight", args.grid_weight),
+                                   ("ema_decay", args.ema_decay)]
                  if v is not None}
     if args.grid_window is not None:  # 0: the whole crop
         overrides["grid_window"] = args.grid_window or None
@@ -171,32 +172,26 @@ def whole_number(low, high=None, note=""):
     return parse
 
 
-def loss_weight(text):
-    """An argparse ``type``: a finite float >= 0 (the weight of a loss term).
+def real_number(ok, allowed):
+    """An argparse ``type``: a float for which ``ok(value)`` holds; the error says ``allowed``.
 
     Explained in: book/09_training_engine.ipynb
     """
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0 (e.g. 100), not {text!r}")
-    return value
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not ok(value):  # NaN fails every comparison
+            raise argparse.ArgumentTypeError(f"must be a number {allowed}, not {text!r}")
+        return value
+
+    return parse
 
 
-def positive_number(text):
-    """An argparse ``type``: a finite float > 0 (a learning rate).
-
-    Explained in: book/07_evaluation.ipynb
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number > 0 (e.g. 1e-4), not {text!r}")
-    return value
+positive_number = real_number(lambda v: math.isfinite(v) and v > 0, "> 0 (e.g. 1e-4)")  # an lr
+loss_weight = real_number(lambda v: math.isfinite(v) and v >= 0, ">= 0 (e.g. 100)")
+decay_rate = real_number(lambda v: 0 <= v < 1, ">= 0 and < 1 (e.g. 0.999)")  # a moving average
 
 
 def _add_debug(parser, default):
@@ -299,6 +294,9 @@ def build_parser():
     tr.add_argument("--grid-window", type=whole_number(0),
                     help="the grid loss's tile side in pixels, a multiple of the scale that "
                     "divides the crop (0: the whole crop)")
+    tr.add_argument("--ema-decay", type=decay_rate,
+                    help="export a moving average of the generator's weights with this decay "
+                    "per step, >= 0 and < 1 (e.g. 0.999; 0: the last step's weights)")
     tr.add_argument("--train-sets", nargs="+", help="training sets (never the test sets)")
     tr.add_argument("--device", help="cpu, cuda (default: cuda if available)")
     tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"),

@@ -207,6 +207,8 @@ def checkpoint_bytes(config):
     for model in models:
         count += 3 * sum(p.numel() for p in model.parameters())  # weights, exp_avg, exp_avg_sq
         count += sum(b.numel() for b in model.buffers() if b.is_floating_point())
+    if config.ema_decay:  # the generator's moving average: one more copy of its state
+        count += sum(t.numel() for t in models[0].state_dict().values() if t.is_floating_point())
     return 4 * count
 
 

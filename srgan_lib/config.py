@@ -80,6 +80,8 @@ class TrainConfig:
     vgg_rescale: float = 12.75  # the paper's divisor of VGG feature maps
     grid_weight: float = 0.0  # weight of losses.grid_loss in the content loss (0: the paper)
     grid_window: int | None = None  # its tile side in pixels (None: the whole crop)
+    ema_decay: float = 0.0  # export an exponential moving average of the generator's
+    # weights, with this decay per step, instead of the last step's (0: the paper's last step)
     # --- engine
     seed: int = 0
     device: str = "auto"  # 'auto': cuda if available
@@ -114,6 +116,8 @@ class TrainConfig:
                                              or self.crop_size % self.grid_window):
             raise ValueError(f"grid_window {self.grid_window} must be a multiple of scale "
                              f"{self.scale} that divides crop_size {self.crop_size}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be >= 0 and < 1 (0: off), got {self.ema_decay}")
         self.train_sets = tuple(self.train_sets)
 
     @classmethod

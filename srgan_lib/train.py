@@ -16,7 +16,8 @@ What a run writes into its output folder (only rank 0 writes):
 * ``log.jsonl``        - one JSON object per logged step: losses, lr, images/s, wall time,
                          and the validation PSNR when it is measured;
 * ``<stage>.safetensors`` - the final weights (the generator only, for SRGAN), with the
-                         configuration and content loss in their metadata.
+                         configuration and content loss in their metadata: the last
+                         step's, or their moving average where ``ema_decay`` is set.
 
 Why it is exact on resume: sample ``n`` of a run takes its crop position from a generator
 seeded with ``(seed, n)`` and its image from a permutation seeded with its batch's number
@@ -57,6 +58,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
@@ -74,7 +76,8 @@ from .updates import NO_SCALING, discriminator_update, generator_update, srresne
 from .upscale import super_resolve
 from .weights import load_weights, save_weights, unwrap
 
-__all__ = ["amp_dtype", "split_validation", "CropStream", "StepBatches", "srresnet_step",
+__all__ = ["amp_dtype", "split_validation", "CropStream", "StepBatches", "moving_average",
+           "srresnet_step",
            "srgan_step", "train", "train_srresnet", "train_srgan", "read_log", "hardware"]
 
 # Fields that may change when a run is resumed: they do not change what is computed.
@@ -306,6 +309,32 @@ def _check_resumable(saved, config, path, step):
                          f"({details}); resume with the same settings{hint} or use a new --out")
 
 
+def moving_average(generator, decay):
+    """An exponential moving average of ``generator``'s weights, or ``None`` where ``decay`` is 0.
+
+    After every step the average moves a fraction ``1 - decay`` of the way to the weights
+    (its first update copies them), so with 0.999 it is a weighted mean over about the
+    last 1000 steps. Why: a GAN's generator swings back and forth as the discriminator
+    moves; the average keeps what the recent weights agree on and smooths away what each
+    one adds in passing. Real-ESRGAN (Wang et al. 2021) exports such an average with decay
+    0.999. Batch-norm statistics are averaged with the weights (``use_buffers``), so the
+    averaged network normalises with statistics that match its own weights.
+
+    Args:
+        generator (nn.Module): the network being trained (not a DDP wrapper).
+        decay (float): in [0, 1); 0 switches the average off.
+
+    Returns:
+        torch.optim.swa_utils.AveragedModel | None: call ``update_parameters(generator)``
+        after each step; the averaged network is its ``.module``.
+
+    Explained in: book/06_training.ipynb
+    """
+    if not decay:
+        return None
+    return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def _build(config, ctx, init):
     """Models, optimisers and schedulers of a stage, in the order they are checkpointed."""
     arch = dict(n_channels=config.n_channels, n_blocks=config.n_blocks,
@@ -472,6 +501,7 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
         ctx.barrier()
     models, optimizers, schedulers = _build(config, ctx, None if saved else init)
     scalers = ctx.scalers(models)
+    average = moving_average(models["generator"], config.ema_decay)
     start, best, wall = 0, -math.inf, 0.0
     if saved is not None:
         for k in models:
@@ -483,6 +513,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
                 scalers[k].load_state_dict(scaler_state)
             # The saved state carries the old milestones; the config's (checked above) win.
             schedulers[k].milestones = Counter([config.lr_decay_at] if config.lr_decay_at else [])
+        if average is not None:
+            average.load_state_dict(saved["ema"])
         start, best, wall = saved["step"], saved["best_psnr"], saved["wall_time"]
         set_rng_state(saved["rng"])
         if ctx.master:
@@ -506,6 +538,9 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
                         # move the global one, whose state the checkpoint restores.
                         generator=torch.Generator().manual_seed(config.seed))
 
+    def exported():
+        return average.module if average is not None else unwrap(models["generator"])
+
     def to_device(x):
         return x.to(ctx.device, non_blocking=True).contiguous(memory_format=ctx.memory_format)
 
@@ -516,6 +551,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
                  "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                  "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
                  "scalers": {k: s.state_dict() for k, s in scalers.items()}}
+        if average is not None:
+            state["ema"] = average.state_dict()
         save_checkpoint(state, ckpt_path)
         if mirror is not None:  # after the local write: a copy under a new name
             mirror_checkpoint(ckpt_path, mirror, step, extra=[log_path])
@@ -540,6 +577,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
             lr = optimizers["generator"].param_groups[0]["lr"]  # the lr this step used
             for s in schedulers.values():
                 s.step()
+            if average is not None:
+                average.update_parameters(models["generator"])
             step += 1
             images += lr_imgs.shape[0] * ctx.world
             last = step == config.iterations
@@ -552,9 +591,8 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
                           "images_per_s": images / (now - t_window),
                           "wall_time": wall + now - t0}
                 images, t_window = 0, now
-                if validate:
-                    record["val_psnr"] = _validate(unwrap(models["generator"]), val_files,
-                                                   config, ctx.device)
+                if validate:  # the weights the run exports: the average where there is one
+                    record["val_psnr"] = _validate(exported(), val_files, config, ctx.device)
                     best = max(best, record["val_psnr"])
                     final_psnr = record["val_psnr"] if last else None
                 log.write(json.dumps(record) + "\n")
@@ -571,14 +609,18 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
         if log is not None:
             log.close()
 
+    final = {**models, **({"ema": average.module} if average is not None else {})}
     if ctx.distributed:
-        _sync_buffers(models)
+        _sync_buffers(final)
     weights = out / f"{config.stage}.safetensors"
     if ctx.master:
-        # The last step's weights, as in the paper, not the best validation step's.
-        save_weights(models["generator"], weights, stage=config.stage,
+        # The last step's weights (or their average), not the best validation step's.
+        save_weights(exported(), weights, stage=config.stage,
                      content_loss=config.content_loss, iterations=step,
-                     weights_from="the last step, not the best validation step",
+                     weights_from=("the last step, not the best validation step"
+                                   if average is None else
+                                   f"the moving average of the weights (decay "
+                                   f"{config.ema_decay:g}), not the best validation step"),
                      val_psnr=final_psnr,
                      train_sets=list(config.train_sets), config=config.to_dict(),
                      best_val_psnr=best if best > -math.inf else None,
@@ -589,7 +631,7 @@ def _run(config, ctx, out, ckpt_path, log_path, saved, init, progress, mirror):
             for path in (weights, log_path):
                 atomic_copy(path, Path(mirror) / path.name)
     if ctx.distributed:
-        _check_ranks_agree(models, ctx, out)
+        _check_ranks_agree(final, ctx, out)
     return weights
 
 

@@ -38,3 +38,16 @@ def test_a_whole_colab_run_writes_well_inside_a_free_drive_account():
     small = mirror_writes(TrainConfig.preset("quick", "srresnet", iterations=9,
                                              checkpoint_every=4))
     assert small["copies"] == 3  # steps 4, 8 and the last, 9
+
+
+def test_checkpoint_bytes_counts_the_moving_average(tmp_path):
+    # The average is one more copy of the generator's weights and batch-norm statistics.
+    from srgan_lib.train import moving_average
+
+    config = TrainConfig.preset("colab", "srgan")
+    generator = Generator()
+    average = moving_average(generator, 0.999)
+    save_checkpoint({"ema": average.state_dict()}, tmp_path / "ema.pt")
+    size = (tmp_path / "ema.pt").stat().st_size
+    extra = checkpoint_bytes(config.replace(ema_decay=0.999)) - checkpoint_bytes(config)
+    assert 0 <= size - extra < 0.02 * size  # the file adds names and headers of ~200 tensors

@@ -813,3 +813,78 @@ def test_compare_presets_puts_both_stages_in_one_cell_where_they_differ():
     assert table[5] == "| `grid_weight` | 0 | 0 / 100 |"
     with pytest.raises(AttributeError):
         compare_presets(["paper"], ["no_such_field"])
+
+
+def test_moving_average_follows_the_weights_and_the_batch_norm_statistics():
+    from srgan_lib.train import moving_average
+
+    assert moving_average(SRResNet(n_blocks=1, n_channels=4), 0.0) is None
+    torch.manual_seed(0)
+    model = SRResNet(n_blocks=1, n_channels=4)
+    average = moving_average(model, 0.75)
+    first = {k: v.clone() for k, v in model.state_dict().items()}
+    average.update_parameters(model)  # the first update copies
+    model(torch.randn(2, 3, 8, 8)).sum().backward()  # moves the batch-norm statistics
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update_parameters(model)
+    now = model.state_dict()
+    for k, v in average.module.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(v, 0.75 * first[k] + 0.25 * now[k]), k
+    changed = [k for k in now if "running_mean" in k]
+    assert changed and not torch.equal(now[changed[0]], first[changed[0]])
+
+
+def test_srgan_with_a_moving_average_exports_it_and_resumes_bit_identical(tmp_path, monkeypatch):
+    import srgan_lib.train as engine
+
+    config = TrainConfig.preset("ci", "srgan", checkpoint_every=3, ema_decay=0.5)
+    init = _tiny_srresnet_init(tmp_path, config)
+    weights = train(config, tmp_path / "straight", init=init, progress=False)
+    saved = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    exported = load_file(weights)
+    average = {k[len("module."):]: v for k, v in saved["ema"].items() if k.startswith("module.")}
+    assert int(saved["ema"]["n_averaged"]) == 8
+    assert exported.keys() == average.keys()
+    assert all(torch.equal(exported[k], v) for k, v in average.items())
+    last = saved["models"]["generator"]
+    assert not all(torch.equal(exported[k], last[k]) for k in exported)  # not the last step's
+    meta = read_metadata(weights)
+    assert "moving average" in meta["weights_from"] and "0.5" in meta["weights_from"]
+    val = [r["val_psnr"] for r in read_log(tmp_path / "straight" / "log.jsonl")
+           if "val_psnr" in r]
+    assert json.loads(meta["val_psnr"]) == pytest.approx(val[-1])  # the average's PSNR
+
+    real_step, calls = engine.srgan_step, []
+
+    def killed_at_step_6(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "srgan_step", killed_at_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "killed", init=init, progress=False)
+    monkeypatch.setattr(engine, "srgan_step", real_step)
+    train(config, tmp_path / "killed", resume=True, progress=False)
+    resumed = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    saved.pop("wall_time"), resumed.pop("wall_time")
+    _states_equal(saved, resumed)  # the average included
+
+
+def test_a_run_without_an_average_cannot_resume_with_one(tmp_path):
+    config = TrainConfig.preset("ci", "srgan", iterations=4, checkpoint_every=2)
+    init = _tiny_srresnet_init(tmp_path, config)
+    train(config, tmp_path / "run", init=init, progress=False)
+    with pytest.raises(SRGANError, match="ema_decay: 0.0 -> 0.999"):
+        train(config.replace(ema_decay=0.999, iterations=6), tmp_path / "run", resume=True,
+              progress=False)
+
+
+@pytest.mark.parametrize("decay", [-0.1, 1.0, float("nan")])
+def test_ema_decay_outside_zero_to_one_is_refused(decay):
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig.preset("ci", "srgan", ema_decay=decay)
