@@ -12,6 +12,10 @@ mean over the images. SRResNet, the first SRGAN and the shipped SRGAN are measur
 alongside. A candidate is given by its last weights and by the mean over its last
 ``--last`` checkpoints (single snapshots of a GAN swing).
 
+A run that keeps a moving average of its generator (``--ema-decay``) exports that average;
+its snapshots are measured both ways, the average and the weights it averages, so that the
+average's effect is seen within one run. ``--add`` keeps the rows already measured.
+
 Prints a Markdown table and writes ``benchmarks/results/grid_remedy.json``.
 """
 
@@ -66,19 +70,23 @@ def measure(model, pairs):
     return row
 
 
-def snapshot_generator(path):
-    """The generator a training checkpoint would export (``checkpoint.load_checkpoint``: read
-    safely): its moving average where the run keeps one (``--ema-decay``), else its weights."""
+def snapshot_generators(path):
+    """The step of a training checkpoint (``checkpoint.load_checkpoint``: read safely) and
+    its generators: ``{"weights": ...}``, and ``"average"`` too where the run keeps a moving
+    average (``--ema-decay``), which is what such a run exports."""
     state = load_checkpoint(path)
     config = TrainConfig.from_dict(TrainConfig.with_defaults(state["config"]))
-    model = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
-                      scaling_factor=config.scale)
+    states = {"weights": state["models"]["generator"]}
     if "ema" in state:  # AveragedModel's state: the network's under "module.", and a count
-        model.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()
-                               if k.startswith("module.")})
-    else:
-        model.load_state_dict(state["models"]["generator"])
-    return state["step"], model.eval()
+        states["average"] = {k.removeprefix("module."): v for k, v in state["ema"].items()
+                             if k.startswith("module.")}
+    models = {}
+    for kind, weights in states.items():
+        models[kind] = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
+                                 scaling_factor=config.scale)
+        models[kind].load_state_dict(weights)
+        models[kind].eval()
+    return state["step"], models
 
 
 def main(argv=None):
@@ -86,24 +94,35 @@ def main(argv=None):
     parser.add_argument("runs", nargs="*", help="train srgan run folders")
     parser.add_argument("--last", type=int, default=3, help="checkpoints averaged per run")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/grid_remedy.json"))
+    parser.add_argument("--add", action="store_true",
+                        help="keep the rows already in --out and add (or replace) these runs'")
     args = parser.parse_args(argv)
     pairs = validation_pairs()
     rows = {}
+    if args.add and Path(args.out).exists():
+        saved = json.loads(Path(args.out).read_text())
+        if saved["images"] != [n for n, _, _ in pairs]:
+            sys.exit(f"{args.out}: measured on other images; run without --add")
+        rows = saved["rows"]
     for label, path in REFERENCES.items():
-        rows[label] = measure(resolve_model(str(ROOT / path)), pairs)
+        if label not in rows:
+            rows[label] = measure(resolve_model(str(ROOT / path)), pairs)
     for run in map(Path, args.runs):
         weights = run / "srgan.safetensors"
         if weights.exists():  # a run stopped early has only its checkpoints
             rows[f"{run.name}: last weights"] = measure(resolve_model(str(weights)), pairs)
         snaps = {}
         for snap in sorted((run / "snaps").glob("*.pt")):
-            step, model = snapshot_generator(snap)
-            snaps[step] = model
+            step, models = snapshot_generators(snap)
+            snaps[step] = models
         steps = sorted(snaps)[-args.last:]
-        if steps:
-            each = [measure(snaps[s], pairs) for s in steps]
-            rows[f"{run.name}: mean of steps {', '.join(map(str, steps))}"] = {
-                k: statistics.mean(r[k] for r in each) for k in each[0]}
+        kinds = {"average": "its moving average", "weights": "its weights"}
+        for kind in [k for k in kinds if steps and k in snaps[steps[-1]]]:
+            each = [measure(snaps[s][kind], pairs) for s in steps]
+            name = f"{run.name}: mean of steps {', '.join(map(str, steps))}"
+            if len(snaps[steps[-1]]) > 1:  # a run with an average: name which is which
+                name += f", {kinds[kind]}"
+            rows[name] = {k: statistics.mean(r[k] for r in each) for k in each[0]}
     header = ("| model | PSNR (dB) | HF energy | periodic artefacts | local grid (median) |\n"
               "|---|---:|---:|---:|---:|")
     lines = [header] + [f"| {k} | {r['psnr']:.2f} | {r['hf_energy']:.3f} | "

@@ -122,7 +122,7 @@ def _train(args):
                                    ("val_every", args.val_every), ("log_every", args.log_every),
                                    ("lr_decay_at", args.lr_decay_at),
                                    ("grid_weight", args.grid_weight),
-                                   ("ema_decay", args.ema_decay)]
+                                   ("beta", args.beta), ("ema_decay", args.ema_decay)]
                  if v is not None}
     if args.grid_window is not None:  # 0: the whole crop
         overrides["grid_window"] = args.grid_window or None
@@ -294,6 +294,8 @@ def build_parser():
     tr.add_argument("--grid-window", type=whole_number(0),
                     help="the grid loss's tile side in pixels, a multiple of the scale that "
                     "divides the crop (0: the whole crop)")
+    tr.add_argument("--beta", type=positive_number,
+                    help="SRGAN: weight of the adversarial loss, > 0 (the paper's 1e-3)")
     tr.add_argument("--ema-decay", type=decay_rate,
                     help="export a moving average of the generator's weights with this decay "
                     "per step, >= 0 and < 1 (e.g. 0.999; 0: the last step's weights)")

@@ -120,6 +120,7 @@ BAD_NUMBERS = [
     ([*TRAIN, "--grid-weight", "nan"], "--grid-weight", ">= 0"),
     ([*TRAIN, "--grid-window", "-4"], "--grid-window", ">= 0"),
     ([*TRAIN, "--ema-decay", "1"], "--ema-decay", ">= 0 and < 1"),
+    ([*TRAIN, "--beta", "0"], "--beta", "> 0"),
     ([*TRAIN, "--ema-decay", "-0.5"], "--ema-decay", ">= 0 and < 1"),
     ([*TRAIN, "--ema-decay", "nan"], "--ema-decay", ">= 0 and < 1"),
 ]
@@ -224,16 +225,17 @@ def test_train_refuses_test_sets_and_unknown_devices_in_one_line(tmp_path, capsy
     assert not (tmp_path / "r").exists()
 
 
-def test_train_ema_decay_reaches_the_config(tmp_path, monkeypatch):
+def test_train_ema_decay_and_beta_reach_the_config(tmp_path, monkeypatch):
     import srgan_lib.train as train_module
 
     seen = []
     monkeypatch.setattr(train_module, "train",
                         lambda config, out, **kwargs: seen.append(config) or tmp_path / "w")
-    for given, expected in ((["--ema-decay", "0.999"], 0.999), ([], 0.0)):
+    for given, expected in ((["--ema-decay", "0.999", "--beta", "0.002"], (0.999, 0.002)),
+                            ([], (0.0, 0.001))):
         assert main(["train", "srgan", "--out", str(tmp_path / "r"), *given,
                      "--no-progress"]) == 0
-        assert seen[-1].ema_decay == expected
+        assert (seen[-1].ema_decay, seen[-1].beta) == expected
 
 
 def test_train_grid_window_reaches_the_config_or_is_refused_in_one_line(tmp_path, capsys,
