@@ -310,7 +310,7 @@ def _check_resumable(saved, config, path, step):
 
 
 def moving_average(generator, decay):
-    """An exponential moving average of ``generator``'s weights, or ``None`` where ``decay`` is 0.
+    """A moving average of ``generator``'s weights (``None`` where ``decay`` is 0).
 
     After every step the average moves a fraction ``1 - decay`` of the way to the weights
     (its first update copies them), so with 0.999 it is a weighted mean over about the
@@ -332,7 +332,8 @@ def moving_average(generator, decay):
     """
     if not decay:
         return None
-    return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay),
+                         use_buffers=True)  # batch-norm statistics averaged too
 
 
 def _build(config, ctx, init):
