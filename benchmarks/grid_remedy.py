@@ -36,7 +36,7 @@ from srgan_lib.images import crop_to_multiple, downscale, load_image  # noqa: E4
 from srgan_lib.metrics import (high_frequency_energy, local_periodic_artefacts,  # noqa: E402
                                periodic_artefacts, psnr)
 from srgan_lib.models import Generator  # noqa: E402
-from srgan_lib.train import split_validation  # noqa: E402
+from srgan_lib.train import moving_average, split_validation  # noqa: E402
 from srgan_lib.upscale import resolve_model, super_resolve  # noqa: E402
 
 REFERENCES = {"SRResNet": "data/srresnet_x4.safetensors",
@@ -76,16 +76,14 @@ def snapshot_generators(path):
     average (``--ema-decay``), which is what such a run exports."""
     state = load_checkpoint(path)
     config = TrainConfig.from_dict(TrainConfig.with_defaults(state["config"]))
-    states = {"weights": state["models"]["generator"]}
-    if "ema" in state:  # AveragedModel's state: the network's under "module.", and a count
-        states["average"] = {k.removeprefix("module."): v for k, v in state["ema"].items()
-                             if k.startswith("module.")}
-    models = {}
-    for kind, weights in states.items():
-        models[kind] = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
-                                 scaling_factor=config.scale)
-        models[kind].load_state_dict(weights)
-        models[kind].eval()
+    generator = Generator(n_channels=config.n_channels, n_blocks=config.n_blocks,
+                          scaling_factor=config.scale)
+    generator.load_state_dict(state["models"]["generator"])
+    models = {"weights": generator.eval()}
+    if "ema" in state:  # the engine's own average, rebuilt as the run kept it
+        average = moving_average(generator, config.ema_decay)  # holds a copy of it
+        average.load_state_dict(state["ema"])
+        models["average"] = average.module.eval()
     return state["step"], models
 
 
